@@ -1,0 +1,34 @@
+"""Controlled setting: "real" data drawn from the toy generator at a known β*; β starts elsewhere.
+
+    python launch.py --config configs/toy.py --workdir runs/toy
+    python launch.py --config configs/toy.py:small --workdir runs/toy_small
+
+The run must drive β toward β*: report.json holds ``beta_error`` = ‖β − β*‖ at start and end.
+"""
+from hg_jax.config import base
+
+
+def get_config(variant: str = ""):
+    c = base()
+    c.experiment = "toy"
+    c.outer_steps = 80
+    c.eval_every = 20
+    c.inner.unroll_steps = 4
+    c.inner.batch_size = 8
+    c.inner.learning_rate = 0.1
+    c.hybrid.num_directions = 8
+    c.hybrid.sigma = 0.05
+    c.beta_opt.learning_rate = 0.05
+    c.baselines = ("fixed",)
+
+    c.model = dict(features=(8, 8))
+    c.data = dict(size=16, num_blobs=3, num_val=32, num_test=64,
+                  # β0 = β* shifted: blobs e times larger and e times dimmer than the truth
+                  init_shift={"size_mu": 1.0, "bright_mu": -1.0})
+    if variant == "small":
+        c.outer_steps = 20
+        c.eval_every = 10
+        c.baselines = ()
+    elif variant:
+        raise ValueError(f"configs/toy.py: unknown variant {variant!r} (allowed: '', 'small')")
+    return c

@@ -1,0 +1,95 @@
+"""Shared config fields (``base()``) and up-front validation of a whole config (``validate``).
+
+Validation runs before any data is loaded or anything compiled, and every message names the
+field and what is allowed.
+"""
+from __future__ import annotations
+
+import ml_collections
+
+NORMALISATIONS = ("paper", "unbiased")
+INNER_OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+def base() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.experiment = ""            # which setup builds sampler/task/network/data (hg_jax/setups/)
+    c.method = "hybrid"          # hybrid | fixed | ... (hg_jax.methods registry)
+    c.seed = 0
+    c.outer_steps = 50
+    c.eval_every = 10            # test metrics every N outer steps (and at the end)
+    c.checkpoint_every = 5       # outer steps between checkpoints (0: only at the end)
+    c.baselines = ()             # extra report rows trained with the same budget, e.g. ("fixed",)
+    c.beta_init = ()             # optional unconstrained β0 (empty: the setup's default)
+
+    c.inner = ml_collections.ConfigDict()
+    c.inner.unroll_steps = 4     # K SGD steps per outer step, unrolled with lax.scan
+    c.inner.batch_size = 8       # B samples per SGD step
+    c.inner.optimizer = "sgd"    # sgd | momentum | adam (SGD as in the paper)
+    c.inner.learning_rate = 0.1
+    c.inner.remat = False        # jax.checkpoint on the scan body
+
+    c.hybrid = ml_collections.ConfigDict()
+    c.hybrid.num_directions = 8  # m antithetic directions per outer step
+    c.hybrid.sigma = 0.05        # std of δ_j ~ N(0, σ²I) in unconstrained β units
+    c.hybrid.normalisation = "paper"  # paper | unbiased (× dim β)
+
+    c.beta_opt = ml_collections.ConfigDict()
+    c.beta_opt.learning_rate = 0.05   # RMSprop on β
+    c.beta_opt.decay = 0.9
+
+    c.render = ml_collections.ConfigDict()
+    c.render.num_workers = 0     # render worker processes (0: in this process)
+    c.render.timeout_s = 120.0
+    c.render.max_retries = 2
+    return c
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _check(cond: bool, field: str, allowed: str, value) -> None:
+    if not cond:
+        raise ConfigError(f"config.{field} = {value!r} is invalid: allowed {allowed}")
+
+
+def validate(c: ml_collections.ConfigDict) -> None:
+    """Raise ConfigError naming the first invalid field. Setup-specific fields are checked by the setup."""
+    from hg_jax import setups
+    from hg_jax.methods.base import available
+
+    _check(c.experiment in setups.available(), "experiment", f"one of {setups.available()}", c.experiment)
+    _check(c.method in available(), "method", f"one of {available()}", c.method)
+    for b in c.baselines:
+        _check(b in available(), "baselines", f"entries from {available()}", tuple(c.baselines))
+    _check(isinstance(c.seed, int) and c.seed >= 0, "seed", "an integer >= 0", c.seed)
+    for f in ("outer_steps", "eval_every"):
+        _check(isinstance(c[f], int) and c[f] >= 1, f, "an integer >= 1", c[f])
+    _check(isinstance(c.checkpoint_every, int) and c.checkpoint_every >= 0, "checkpoint_every",
+           "an integer >= 0", c.checkpoint_every)
+    _check(isinstance(c.inner.unroll_steps, int) and c.inner.unroll_steps >= 1, "inner.unroll_steps",
+           "an integer K >= 1", c.inner.unroll_steps)
+    _check(isinstance(c.inner.batch_size, int) and c.inner.batch_size >= 1, "inner.batch_size",
+           "an integer >= 1", c.inner.batch_size)
+    _check(c.inner.optimizer in INNER_OPTIMIZERS, "inner.optimizer", f"one of {INNER_OPTIMIZERS}",
+           c.inner.optimizer)
+    _check(c.inner.learning_rate > 0, "inner.learning_rate", "> 0", c.inner.learning_rate)
+    _check(isinstance(c.hybrid.num_directions, int) and c.hybrid.num_directions >= 1,
+           "hybrid.num_directions", "an integer m >= 1", c.hybrid.num_directions)
+    _check(c.hybrid.sigma > 0, "hybrid.sigma", "> 0 (std of the perturbations δ)", c.hybrid.sigma)
+    _check(c.hybrid.normalisation in NORMALISATIONS, "hybrid.normalisation", f"one of {NORMALISATIONS}",
+           c.hybrid.normalisation)
+    _check(c.beta_opt.learning_rate > 0, "beta_opt.learning_rate", "> 0", c.beta_opt.learning_rate)
+    _check(0 <= c.beta_opt.decay < 1, "beta_opt.decay", "in [0, 1)", c.beta_opt.decay)
+    _check(isinstance(c.render.num_workers, int) and c.render.num_workers >= 0, "render.num_workers",
+           "an integer >= 0", c.render.num_workers)
+    _check(c.render.timeout_s > 0, "render.timeout_s", "> 0 seconds", c.render.timeout_s)
+    _check(isinstance(c.render.max_retries, int) and c.render.max_retries >= 0, "render.max_retries",
+           "an integer >= 0", c.render.max_retries)
+
+
+def check_beta_init(c: ml_collections.ConfigDict, schema) -> None:
+    if len(c.beta_init) and len(c.beta_init) != schema.size:
+        raise ConfigError(f"config.beta_init has length {len(c.beta_init)}: allowed empty (the setup's "
+                          f"default) or exactly {schema.size} values for fields {schema.names}")

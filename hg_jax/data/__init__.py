@@ -1,0 +1,1 @@
+"""Real-data loaders in their published formats (numpy only, no jax)."""

@@ -1,0 +1,151 @@
+"""The outer loop: the only module that reads the whole config.
+
+``run(config, workdir)`` validates the config, builds the setup (sampler, task, network, real data)
+and the engine, then trains one *row* per method — the configured method first, then each entry of
+``config.baselines`` and the setup's extra rows, all from the same initial network and with the same
+budget of outer steps. Every outer step appends one line to ``metrics.jsonl``; every
+``checkpoint_every`` steps the whole state is checkpointed (checkpoint.py), so a killed run started
+again with the same workdir resumes where it stopped and writes the same β trajectory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from hg_jax import checkpoint, config as config_lib, setups
+from hg_jax.engine import Engine
+from hg_jax.host import make_pool
+from hg_jax.methods.base import get_method
+
+
+def make_inner_optimizer(c) -> optax.GradientTransformation:
+    lr = float(c.learning_rate)
+    if c.optimizer == "sgd":
+        return optax.sgd(lr)
+    if c.optimizer == "momentum":
+        return optax.sgd(lr, momentum=0.9)
+    return optax.adam(lr)
+
+
+def _device(batch: dict) -> dict:
+    return {k: jnp.asarray(batch[k], jnp.float32) for k in ("image", "target", "mask")}
+
+
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not sys.stderr.isatty(), leave=False)
+
+
+def _rows(config, setup) -> list[tuple[str, str, np.ndarray]]:
+    rows = [(config.method, config.method, setup.beta0)]
+    rows += [(b, b, setup.beta0) for b in config.baselines if b != config.method]
+    rows += [(name, "fixed", np.asarray(beta, np.float64)) for name, beta in setup.extra_rows]
+    return rows
+
+
+def run(config, workdir: str) -> dict:
+    """Run the experiment described by ``config`` in ``workdir``; returns (and writes) report.json."""
+    config_lib.validate(config)
+    os.makedirs(workdir, exist_ok=True)
+    setup = setups.build(config)
+    config_lib.check_beta_init(config, setup.sampler.schema)
+    if len(config.beta_init):
+        setup = setup.__class__(**{**setup.__dict__, "beta0": np.asarray(config.beta_init, np.float64)})
+    schema = setup.sampler.schema
+    schema.check(setup.beta0, "setup.beta0")
+
+    pool = make_pool(setup.sampler, config.render.num_workers, config.render.timeout_s,
+                     config.render.max_retries)
+    try:
+        engine = Engine.build(
+            pool=pool, schema=schema, task=setup.task, init_fn=setup.init_fn, apply_fn=setup.apply_fn,
+            inner_optimizer=make_inner_optimizer(config.inner),
+            beta_optimizer=optax.rmsprop(config.beta_opt.learning_rate, decay=config.beta_opt.decay),
+            val_batch=_device(setup.val), unroll_steps=config.inner.unroll_steps,
+            batch_size=config.inner.batch_size, num_directions=config.hybrid.num_directions,
+            sigma=config.hybrid.sigma, normalisation=config.hybrid.normalisation,
+            remat=config.inner.remat)
+        report_rows = {}
+        for row, method_name, beta0 in _rows(config, setup):
+            report_rows[row] = train_and_evaluate(config, workdir, engine, setup, row, method_name, beta0)
+    finally:
+        pool.close()
+
+    main = report_rows[config.method]
+    report = {"config": json.loads(config.to_json_best_effort()), "method": config.method,
+              "experiment": config.experiment, "beta": main["beta"], "beta_named": main["beta_named"],
+              "metrics": main["test"], "timings": main["timings"], "rows": report_rows,
+              "notes": list(setup.notes), "workdir": os.path.abspath(workdir),
+              "pool_stats": dict(getattr(pool, "stats", {}))}
+    if setup.beta_star is not None:
+        report["beta_star"] = setup.beta_star.tolist()
+        report["beta_error"] = main["beta_error"]
+    with open(os.path.join(workdir, "report.json.tmp"), "w") as f:
+        json.dump(report, f, indent=1)
+    os.replace(os.path.join(workdir, "report.json.tmp"), os.path.join(workdir, "report.json"))
+    if setup.draw_samples is not None:
+        betas = {"initial beta": setup.beta0, "final beta": np.asarray(main["beta"])}
+        setup.draw_samples(os.path.join(workdir, "samples.png"), setup.sampler, betas)
+    return report
+
+
+def train_and_evaluate(config, workdir, engine: Engine, setup, row: str, method_name: str,
+                       beta0: np.ndarray) -> dict:
+    """One row: ``outer_steps`` steps of one method from the shared initial network, resumable."""
+    method = get_method(method_name)
+    state = engine.init_state(beta0, jax.random.PRNGKey(config.seed), setup.input_shape)
+    state = method.init(engine, state)
+    ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints", row))
+    log = checkpoint.MetricsLog(os.path.join(workdir, "metrics.jsonl"), row)
+    state, carried = ckpt.restore_latest(state)
+    log.truncate_after(state.step)
+    wall0, render0, compute0 = carried.get("wall_s", 0.0), carried.get("render_s", 0.0), \
+        carried.get("compute_s", 0.0)
+    t_start, render_start = time.perf_counter(), engine.pool.render_s
+    compute_total = compute0
+    last_test = carried.get("test", {})
+
+    def beta_error(beta):
+        return None if setup.beta_star is None else float(np.linalg.norm(beta - setup.beta_star))
+
+    bar = _progress(config.outer_steps, row)
+    bar.update(state.step)
+    while state.step < config.outer_steps:
+        state, info = method.step(engine, state)
+        state = state.replace(step=state.step + 1)
+        compute_total += info.pop("compute_s")
+        rec = {"step": state.step, "row": row, "method": method_name,
+               "beta": np.asarray(state.beta).tolist(), **info,
+               "skipped_updates": int(state.skipped_updates),
+               "wall_s": wall0 + time.perf_counter() - t_start,
+               "render_s": render0 + engine.pool.render_s - render_start,
+               "compute_s": compute_total}
+        if setup.beta_star is not None:
+            rec["beta_error"] = beta_error(state.beta)
+        if state.step % config.eval_every == 0 or state.step == config.outer_steps:
+            last_test = {name: engine.evaluate(state.params, data) for name, data in setup.tests.items()}
+            rec["test"] = last_test
+        log.append(rec)
+        bar.update(1)
+        if (config.checkpoint_every and state.step % config.checkpoint_every == 0) \
+                or state.step == config.outer_steps:
+            ckpt.save(state, {k: rec[k] for k in ("wall_s", "render_s", "compute_s")} | {"test": last_test})
+    bar.close()
+    if not last_test:  # resumed after the last step: re-evaluate from the restored weights
+        last_test = {name: engine.evaluate(state.params, data) for name, data in setup.tests.items()}
+    timings = carried if state.step == 0 else log.last_timings()
+    out = {"method": method_name, "beta": np.asarray(state.beta).tolist(),
+           "beta_named": engine.schema.describe(state.beta), "test": last_test,
+           "val_loss": engine.val_loss(state.params, engine.val_batch),
+           "timings": timings, "skipped_updates": int(state.skipped_updates)}
+    if setup.beta_star is not None:
+        out["beta_error"] = {"start": beta_error(beta0), "end": beta_error(state.beta)}
+    return out

@@ -1,0 +1,74 @@
+"""f(β, r) = render(grammar(β, r)): the bridge from a scene grammar to a training sample.
+
+A *scene generator* (csg.py, scenes.py, faces.py, textures.py) has ``schema``, ``default_beta()``
+and ``generate(beta, seed) -> Scene``. ``RenderedSampler`` renders that scene with the process's
+one renderer and picks the maps the task needs. It is picklable, so the render pool can run it in
+worker processes. No jax here.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+TARGETS = ("normals", "depth", "intrinsic")
+IMAGES = ("gray", "rgb")
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) -> (H, W, 1), Rec. 709 weights on linear values."""
+    return (rgb[..., :3] @ np.array([0.2126, 0.7152, 0.0722], np.float32))[..., None]
+
+
+def make_sample(out: dict, target: str, image: str) -> dict:
+    """Turn renderer maps (color, albedo, normals, depth, mask) into an (image, target, mask) sample."""
+    mask = out["mask"].astype(np.float32)[..., None]
+    color = out["color"].astype(np.float32)
+    img = luminance(color) if image == "gray" else color
+    if target == "normals":
+        tgt = out["normals"].astype(np.float32)
+    elif target == "depth":
+        tgt = out["depth"].astype(np.float32)[..., None]
+    elif target == "intrinsic":
+        albedo = out["albedo"].astype(np.float32)
+        a = luminance(albedo)
+        # Shading is defined by the render itself (image / albedo), so albedo x shading reproduces
+        # the image exactly wherever albedo > 0, whatever the renderer's lighting model is.
+        shading = np.where(a > 1e-4, luminance(color) / np.maximum(a, 1e-4), 0.0)
+        tgt = np.concatenate([albedo, shading.astype(np.float32)], axis=-1)
+        mask = mask * (a > 1e-4)
+    else:
+        raise ValueError(f"target {target!r} not in {TARGETS}")
+    return {"image": np.ascontiguousarray(img, np.float32),
+            "target": np.ascontiguousarray(tgt * mask, np.float32),
+            "mask": mask}
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderedSampler:
+    generator: Any          # a scene generator: schema, default_beta(), generate(beta, seed)
+    target: str = "normals"
+    image: str = "gray"
+
+    def __post_init__(self):
+        if self.target not in TARGETS:
+            raise ValueError(f"sampler target {self.target!r} not in {TARGETS}")
+        if self.image not in IMAGES:
+            raise ValueError(f"sampler image {self.image!r} not in {IMAGES}")
+
+    @property
+    def schema(self):
+        return self.generator.schema
+
+    def default_beta(self) -> np.ndarray:
+        return self.generator.default_beta()
+
+    def scene(self, beta, seed: int):
+        return self.generator.generate(np.asarray(beta, np.float64), int(seed))
+
+    def __call__(self, beta, seed: int) -> dict:
+        from hg_jax.render.pyrender_backend import get_renderer  # lazily: GL is per process
+        scene = self.scene(beta, seed)
+        out = get_renderer(scene.width, scene.height).render(scene)
+        return make_sample(out, self.target, self.image)

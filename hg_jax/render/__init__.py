@@ -1,0 +1,1 @@
+"""Host-side rendering: scene descriptions in, images and exact ground-truth maps out. No jax here."""

@@ -1,0 +1,21 @@
+"""Experiment setups: config → sampler, task, network, real data. One file per experiment.
+
+A setup is ``build(config) -> Setup``; register it in ``_SETUPS`` below (module name, so that
+importing one experiment never imports another's dependencies).
+"""
+from __future__ import annotations
+
+import importlib
+
+_SETUPS = {"toy": "hg_jax.setups.toy", "mbii": "hg_jax.setups.mbii", "nyu": "hg_jax.setups.nyu",
+           "faces": "hg_jax.setups.faces", "intrinsic": "hg_jax.setups.intrinsic"}
+
+
+def available() -> list[str]:
+    return sorted(k for k, m in _SETUPS.items() if importlib.util.find_spec(m) is not None)
+
+
+def build(config):
+    if config.experiment not in _SETUPS:
+        raise ValueError(f"config.experiment {config.experiment!r} not in {available()}")
+    return importlib.import_module(_SETUPS[config.experiment]).build(config)

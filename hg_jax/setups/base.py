@@ -1,0 +1,23 @@
+"""What a setup hands the experiment loop."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    sampler: Any                     # f(β, r) -> sample (picklable; rendered in the pool)
+    task: Any
+    init_fn: Callable                # (key, input_shape) -> params
+    apply_fn: Callable               # (params, images) -> tuple of outputs
+    input_shape: tuple               # (1, H, W, C)
+    val: dict                        # real data for β's validation loss L
+    tests: dict                      # name -> real test set (never used for β or model choice)
+    beta0: np.ndarray
+    beta_star: Optional[np.ndarray] = None      # known only in controlled settings (toy)
+    notes: tuple = ()                # said in report.json (e.g. "test set is tiny")
+    draw_samples: Optional[Callable] = None     # (path, sampler, {name: beta}) -> None
+    extra_rows: tuple = ()           # (name, beta) rows trained with β fixed, e.g. ("original", β)
