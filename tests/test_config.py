@@ -1,0 +1,59 @@
+"""Bad input fails up front with a message naming the field, before any data or compute."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hg_jax import config as config_lib
+from hg_jax.experiment import run
+from tests.conftest import load_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _toy():
+    return load_config("toy", "small")
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("hybrid.sigma", 0.0, "config.hybrid.sigma"),
+    ("hybrid.sigma", -1.0, "config.hybrid.sigma"),
+    ("hybrid.num_directions", 0, "config.hybrid.num_directions"),
+    ("inner.unroll_steps", 0, "config.inner.unroll_steps"),
+    ("inner.batch_size", 0, "config.inner.batch_size"),
+    ("method", "bogus", "config.method"),
+    ("hybrid.normalisation", "whatever", "config.hybrid.normalisation"),
+    ("beta_opt.decay", 1.5, "config.beta_opt.decay"),
+])
+def test_invalid_values_name_the_field(field, value, message, tmp_path, monkeypatch):
+    c = _toy()
+    section, _, name = field.rpartition(".")
+    (c[section] if section else c)[name] = value
+    from hg_jax import setups
+    monkeypatch.setattr(setups, "build", lambda *_: pytest.fail("setup built before validation"))
+    with pytest.raises(config_lib.ConfigError, match=message.replace(".", r"\.")):
+        run(c, str(tmp_path))
+    assert not os.path.exists(tmp_path / "metrics.jsonl")
+
+
+def test_wrong_beta_length_names_the_field(tmp_path):
+    c = _toy()
+    c.beta_init = (0.0, 1.0)
+    with pytest.raises(config_lib.ConfigError, match=r"config\.beta_init has length 2.*exactly 4"):
+        run(c, str(tmp_path))
+    assert not os.path.exists(tmp_path / "metrics.jsonl")
+
+
+def test_unknown_config_key_fails_on_the_command_line(tmp_path):
+    r = subprocess.run([sys.executable, "launch.py", "--config", "configs/toy.py:small",
+                        "--workdir", str(tmp_path / "w"), "--config.hybrid.sigmaa=0.1"],
+                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    assert "sigmaa" in r.stderr
+    assert not os.path.exists(tmp_path / "w")
+
+
+def test_unknown_variant_is_an_error():
+    with pytest.raises(ValueError, match="unknown variant"):
+        load_config("toy", "huge")
