@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 
@@ -42,6 +43,54 @@ def _progress(total: int, desc: str):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, disable=not sys.stderr.isatty(), leave=False)
+
+
+class Preempted(SystemExit):
+    """Raised after a SIGTERM once the state is checkpointed; exit code 143 like a plain SIGTERM."""
+
+    def __init__(self):
+        super().__init__(143)
+
+
+class _SigtermFlag:
+    """SIGTERM (what a cluster sends before preemption) asks the loop to checkpoint and stop."""
+
+    def __init__(self):
+        self.raised = False
+        self._old = None
+
+    def __enter__(self):
+        try:
+            self._old = signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:  # not the main thread (e.g. some launchers): leave signals alone
+            self._old = None
+        return self
+
+    def _handle(self, *_):
+        self.raised = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+
+
+def _tensorboard(workdir: str):
+    from tensorboardX import SummaryWriter
+
+    return SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+
+def _log_tensorboard(writer, row: str, rec: dict, schema) -> None:
+    step = rec["step"]
+    for k in ("val_loss", "train_loss", "wall_s", "render_s", "compute_s"):
+        if k in rec:
+            writer.add_scalar(f"{row}/{k}", rec[k], step)
+    for name, value in schema.describe(np.asarray(rec["beta"])).items():
+        for i, v in enumerate(value):
+            writer.add_scalar(f"{row}/beta/{name}{i if len(value) > 1 else ''}", v, step)
+    for test_set, metrics in rec.get("test", {}).items():
+        for m, v in metrics.items():
+            writer.add_scalar(f"{row}/test/{test_set}/{m}", v, step)
 
 
 def _rows(config, setup) -> list[tuple[str, str, np.ndarray]]:
@@ -109,8 +158,6 @@ def train_and_evaluate(config, workdir, engine: Engine, setup, row: str, method_
     log.truncate_after(state.step)
     wall0, render0, compute0 = carried.get("wall_s", 0.0), carried.get("render_s", 0.0), \
         carried.get("compute_s", 0.0)
-    t_start, render_start = time.perf_counter(), engine.pool.render_s
-    compute_total = compute0
     last_test = carried.get("test", {})
 
     def beta_error(beta):
@@ -118,6 +165,30 @@ def train_and_evaluate(config, workdir, engine: Engine, setup, row: str, method_
 
     bar = _progress(config.outer_steps, row)
     bar.update(state.step)
+    writer = _tensorboard(workdir)
+    try:
+        with _SigtermFlag() as sigterm:
+            state, last_test = _loop(config, engine, setup, row, method, method_name, state, ckpt, log,
+                                     bar, writer, sigterm, wall0, render0, compute0, last_test, beta_error)
+    finally:
+        writer.close()
+        bar.close()
+    if not last_test:  # resumed after the last step: re-evaluate from the restored weights
+        last_test = {name: engine.evaluate(state.params, data) for name, data in setup.tests.items()}
+    timings = log.last_timings()
+    out = {"method": method_name, "beta": np.asarray(state.beta).tolist(),
+           "beta_named": engine.schema.describe(state.beta), "test": last_test,
+           "val_loss": engine.val_loss(state.params, engine.val_batch),
+           "timings": timings, "skipped_updates": int(state.skipped_updates)}
+    if setup.beta_star is not None:
+        out["beta_error"] = {"start": beta_error(beta0), "end": beta_error(state.beta)}
+    return out
+
+
+def _loop(config, engine, setup, row, method, method_name, state, ckpt, log, bar, writer, sigterm,
+          wall0, render0, compute0, last_test, beta_error):
+    t_start, render_start = time.perf_counter(), engine.pool.render_s
+    compute_total = compute0
     while state.step < config.outer_steps:
         state, info = method.step(engine, state)
         state = state.replace(step=state.step + 1)
@@ -135,17 +206,10 @@ def train_and_evaluate(config, workdir, engine: Engine, setup, row: str, method_
             rec["test"] = last_test
         log.append(rec)
         bar.update(1)
+        _log_tensorboard(writer, row, rec, engine.schema)
         if (config.checkpoint_every and state.step % config.checkpoint_every == 0) \
-                or state.step == config.outer_steps:
+                or state.step == config.outer_steps or sigterm.raised:
             ckpt.save(state, {k: rec[k] for k in ("wall_s", "render_s", "compute_s")} | {"test": last_test})
-    bar.close()
-    if not last_test:  # resumed after the last step: re-evaluate from the restored weights
-        last_test = {name: engine.evaluate(state.params, data) for name, data in setup.tests.items()}
-    timings = carried if state.step == 0 else log.last_timings()
-    out = {"method": method_name, "beta": np.asarray(state.beta).tolist(),
-           "beta_named": engine.schema.describe(state.beta), "test": last_test,
-           "val_loss": engine.val_loss(state.params, engine.val_batch),
-           "timings": timings, "skipped_updates": int(state.skipped_updates)}
-    if setup.beta_star is not None:
-        out["beta_error"] = {"start": beta_error(beta0), "end": beta_error(state.beta)}
-    return out
+        if sigterm.raised:
+            raise Preempted()
+    return state, last_test
