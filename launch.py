@@ -1,10 +1,13 @@
-"""Run an experiment: flags only; the work happens in hg_jax.experiment.run.
+"""Run an experiment, or a sweep of it: flags only; the work happens in hg_jax.experiment / hg_jax.sweep.
 
     python launch.py --config configs/nyu.py --workdir runs/nyu [--config.outer_steps=20 ...]
     python launch.py --config configs/mbii.py:small --workdir runs/mbii_small
+    python launch.py --config configs/mbii.py --sweep --launcher slurm --workdir runs/sweep \
+        --slurm.partition=gpu --slurm.gpus_per_task=1 --slurm.timeout_min=240
 
 An existing workdir resumes from its last checkpoint.
 """
+import importlib.util
 import os
 import sys
 
@@ -13,21 +16,48 @@ from ml_collections import config_flags
 
 config_flags.DEFINE_config_file("config", None, "configs/<name>.py[:variant]", lock_config=True)
 flags.DEFINE_string("workdir", None, "output directory (default: runs/<experiment>)")
+flags.DEFINE_bool("sweep", False, "run every point of the config's get_sweep() as a job array")
+flags.DEFINE_enum("launcher", "local", ["local", "slurm"], "where sweep jobs run")
+flags.DEFINE_string("slurm.partition", None, "SLURM partition")
+flags.DEFINE_integer("slurm.gpus_per_task", None, "GPUs per sweep job")
+flags.DEFINE_integer("slurm.timeout_min", 240, "minutes before SLURM stops (and submitit requeues) a job")
+flags.DEFINE_integer("slurm.cpus_per_task", 4, "CPUs per sweep job (render workers + XLA)")
+FLAGS = flags.FLAGS
+
+
+def _get_sweep():
+    path, _, variant = config_flags.get_config_filename(FLAGS["config"]).partition(":")
+    spec = importlib.util.spec_from_file_location("sweep_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "get_sweep"):
+        raise app.UsageError(f"{path} defines no get_sweep(): nothing to sweep")
+    return module.get_sweep(variant)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint file at INFO
-    config = flags.FLAGS.config
-    workdir = flags.FLAGS.workdir or os.path.join("runs", config.experiment)
+    config = FLAGS.config
+    workdir = FLAGS.workdir or os.path.join("runs", config.experiment)
+    if FLAGS.sweep:
+        from hg_jax import sweep
+
+        slurm = {k: FLAGS[f"slurm.{k}"].value for k in ("partition", "gpus_per_task", "timeout_min",
+                                                       "cpus_per_task")}
+        jobs = sweep.launch(config, _get_sweep(), workdir, FLAGS.launcher, slurm)
+        print(f"submitted {len(jobs)} jobs ({FLAGS.launcher}): {[j.job_id for j in jobs]}")
+        if FLAGS.launcher == "local":
+            print(sweep.format_table(sweep.summary(workdir)))
+        print(f"summary: python -m hg_jax.sweep summary {workdir}")
+        return
     from hg_jax.experiment import run  # after flag parsing: a bad flag fails before jax loads
 
     report = run(config, workdir)
     print(f"results in {os.path.abspath(workdir)}: report.json, metrics.jsonl"
           + (", samples.png" if os.path.exists(os.path.join(workdir, "samples.png")) else ""))
-    rows = report["rows"]
-    for name, r in rows.items():
+    for name, r in report["rows"].items():
         test = {k: {m: round(v, 4) for m, v in d.items()} for k, d in r["test"].items()}
         print(f"  {name:>12}: val_loss {r['val_loss']:.4g}  test {test}")
     if "beta_error" in report:

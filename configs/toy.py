@@ -32,3 +32,8 @@ def get_config(variant: str = ""):
     elif variant:
         raise ValueError(f"configs/toy.py: unknown variant {variant!r} (allowed: '', 'small')")
     return c
+
+
+def get_sweep(variant: str = ""):
+    """σ × seed grid: python launch.py --config configs/toy.py:small --sweep --workdir runs/toy_sweep"""
+    return [{"hybrid.sigma": s, "seed": seed} for s in (0.02, 0.05) for seed in (0, 1)]
