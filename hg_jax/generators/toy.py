@@ -69,7 +69,7 @@ class ToySampler:
             betas = np.broadcast_to(betas, (len(seeds), betas.shape[0]))
         out = jax.vmap(lambda b, s: toy_sample(b, s, size=self.size, num_blobs=self.num_blobs))(
             jnp.asarray(betas), jnp.asarray(seeds))
-        return {k: np.asarray(v) for k, v in out.items()}
+        return {k: np.array(v) for k, v in out.items()}  # writable host copies, like a renderer
 
     def __call__(self, beta, seed: int) -> dict:
         out = self.batch(np.asarray(beta)[None], np.asarray([seed]))
