@@ -142,6 +142,8 @@ def run(config, workdir: str) -> dict:
     os.replace(os.path.join(workdir, "report.json.tmp"), os.path.join(workdir, "report.json"))
     if setup.draw_samples is not None:
         betas = {"initial beta": setup.beta0, "final beta": np.asarray(main["beta"])}
+        if setup.beta_star is not None:
+            betas["true beta"] = setup.beta_star
         setup.draw_samples(os.path.join(workdir, "samples.png"), setup.sampler, betas)
     return report
 

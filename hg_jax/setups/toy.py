@@ -5,6 +5,7 @@ import numpy as np
 
 from hg_jax.generators.toy import ToySampler
 from hg_jax.models.convnet import make_convnet
+from hg_jax.samples import draw_samples
 from hg_jax.setups.base import Setup
 from hg_jax.tasks.regression import RegressionTask
 
@@ -27,24 +28,4 @@ def build(config) -> Setup:
     test = sampler.batch(beta_star, np.arange(TEST_SEED0, TEST_SEED0 + int(d.num_test)))
     return Setup(sampler=sampler, task=RegressionTask(), init_fn=init_fn, apply_fn=apply_fn,
                  input_shape=(1, d.size, d.size, 1), val=val, tests={"heldout": test}, beta0=beta0,
-                 beta_star=beta_star, draw_samples=draw_image_grid)
-
-
-def draw_image_grid(path, sampler, betas: dict, n: int = 6, seed0: int = 0) -> None:
-    """One row per named β: images rendered with the same seeds, for a side-by-side look."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(betas), n, figsize=(1.6 * n, 1.7 * len(betas)), squeeze=False)
-    for row, (name, beta) in enumerate(betas.items()):
-        for col in range(n):
-            img = sampler(beta, seed0 + col)["image"]
-            ax = axes[row, col]
-            ax.imshow(img[..., 0] if img.shape[-1] == 1 else np.clip(img, 0, 1), cmap="gray")
-            ax.set_xticks([]), ax.set_yticks([])
-            if col == 0:
-                ax.set_ylabel(name, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+                 beta_star=beta_star, draw_samples=draw_samples)
