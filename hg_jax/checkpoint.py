@@ -94,3 +94,26 @@ class MetricsLog:
     def last_timings(self) -> dict:
         mine = [r for r in self._lines() if r.get("row") == self.row]
         return {k: mine[-1][k] for k in ("wall_s", "render_s", "compute_s")} if mine else {}
+
+
+def load_trained(workdir: str, row: str | None = None):
+    """(config dict, network params) of a finished or running workdir, without building its setup.
+
+    ``row`` defaults to the run's main method. Parameters come from the row's latest checkpoint.
+    """
+    report_path = os.path.join(workdir, "report.json")
+    ckpt_root = os.path.join(workdir, "checkpoints")
+    if not os.path.isdir(ckpt_root):
+        raise FileNotFoundError(f"{ckpt_root} not found: {workdir} holds no trained run")
+    if os.path.exists(report_path):
+        config = json.load(open(report_path))["config"]
+    else:
+        raise FileNotFoundError(f"{report_path} not found: the run in {workdir} has not finished")
+    row = row or config["method"]
+    mgr = ocp.CheckpointManager(os.path.join(ckpt_root, row))
+    step = mgr.latest_step()
+    if step is None:
+        raise FileNotFoundError(f"no checkpoint for row {row!r} in {ckpt_root}")
+    restored = mgr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(),
+                                                         extra=ocp.args.JsonRestore()))
+    return config, jax.tree_util.tree_map(jax.numpy.asarray, restored["state"]["params"])

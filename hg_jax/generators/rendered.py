@@ -50,6 +50,7 @@ class RenderedSampler:
     generator: Any          # a scene generator: schema, default_beta(), generate(beta, seed)
     target: str = "normals"
     image: str = "gray"
+    normalize: bool = False  # scale the image like the real photos (data/imageops.normalize_intensity)
 
     def __post_init__(self):
         if self.target not in TARGETS:
@@ -71,4 +72,9 @@ class RenderedSampler:
         from hg_jax.render.pyrender_backend import get_renderer  # lazily: GL is per process
         scene = self.scene(beta, seed)
         out = get_renderer(scene.width, scene.height).render(scene)
-        return make_sample(out, self.target, self.image)
+        sample = make_sample(out, self.target, self.image)
+        if self.normalize:
+            from hg_jax.data.imageops import normalize_intensity
+
+            sample["image"] = np.asarray(normalize_intensity(sample["image"], sample["mask"]), np.float32)
+        return sample

@@ -1,6 +1,7 @@
 """Experiment setups: config → sampler, task, network, real data. One file per experiment.
 
-A setup is ``build(config) -> Setup``; register it in ``_SETUPS`` below (module name, so that
+A setup module has ``build(config) -> Setup`` and ``network_and_task(config) -> (init, apply, task)``
+(used by evaluation, which must not load training data); register it in ``_SETUPS`` below (module name, so that
 importing one experiment never imports another's dependencies).
 """
 from __future__ import annotations
@@ -13,6 +14,12 @@ _SETUPS = {"toy": "hg_jax.setups.toy", "mbii": "hg_jax.setups.mbii", "nyu": "hg_
 
 def available() -> list[str]:
     return sorted(k for k, m in _SETUPS.items() if importlib.util.find_spec(m) is not None)
+
+
+def module(experiment: str):
+    if experiment not in _SETUPS:
+        raise ValueError(f"experiment {experiment!r} not in {available()}")
+    return importlib.import_module(_SETUPS[experiment])
 
 
 def build(config):

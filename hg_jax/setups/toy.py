@@ -12,6 +12,11 @@ from hg_jax.tasks.regression import RegressionTask
 VAL_SEED0, TEST_SEED0 = 1_000_000, 2_000_000   # disjoint from training seeds' typical use
 
 
+def network_and_task(config):
+    init_fn, apply_fn = make_convnet(tuple(config.model.features), 1, 1)
+    return init_fn, apply_fn, RegressionTask()
+
+
 def build(config) -> Setup:
     d = config.data
     sampler = ToySampler(size=int(d.size), num_blobs=int(d.num_blobs))
@@ -23,9 +28,9 @@ def build(config) -> Setup:
     beta0 = beta_star.copy()
     for name, shift in d.init_shift.items():
         beta0[schema.slices()[name]] += float(shift)
-    init_fn, apply_fn = make_convnet(tuple(config.model.features), 1, 1)
+    init_fn, apply_fn, task = network_and_task(config)
     val = sampler.batch(beta_star, np.arange(VAL_SEED0, VAL_SEED0 + int(d.num_val)))
     test = sampler.batch(beta_star, np.arange(TEST_SEED0, TEST_SEED0 + int(d.num_test)))
-    return Setup(sampler=sampler, task=RegressionTask(), init_fn=init_fn, apply_fn=apply_fn,
+    return Setup(sampler=sampler, task=task, init_fn=init_fn, apply_fn=apply_fn,
                  input_shape=(1, d.size, d.size, 1), val=val, tests={"heldout": test}, beta0=beta0,
                  beta_star=beta_star, draw_samples=draw_samples)

@@ -1,0 +1,101 @@
+"""Evaluate a trained network on any folder of real data; prints one JSON line of metrics.
+
+    python -m hg_jax.evaluate --workdir runs/mbii --data ../shared/data/mbii [--objects cup2,deer]
+                              [--input shading.png] [--format mbii] [--task normals]
+
+The network and its input size come from the workdir (report.json + latest checkpoint of the main
+row, or ``--row``); inputs are prepared exactly as in training. ``--format`` picks the folder
+layout, ``--task`` the ground truth (default: the run's task).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import ml_collections
+import numpy as np
+
+FORMATS = {}   # name -> loader(path, args, config) -> dict(image, target, mask)
+
+
+def register_format(name: str):
+    def deco(fn):
+        FORMATS[name] = fn
+        return fn
+    return deco
+
+
+def _names(args, available: list[str]) -> list[str]:
+    if not args.objects:
+        return available
+    names = [n.strip() for n in args.objects.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(available))
+    if unknown:
+        raise ValueError(f"--objects: {unknown} not found in {args.data}; available: {available}")
+    return names
+
+
+@register_format("mbii")
+def _load_mbii(path, args, config):
+    from hg_jax.data import mbii
+
+    available = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
+    names = _names(args, available)
+    task = args.task or _task_of(config)
+    size = int(config["data"]["size"])
+    if task == "intrinsic":
+        from hg_jax.data import mbii_intrinsic
+        return mbii_intrinsic.load_intrinsic_objects(path, names, size=size)
+    return mbii.load_objects(path, names, input=args.input or config["data"].get("input", "shading.png"),
+                             size=size)
+
+
+def _task_of(config) -> str:
+    return {"toy": "regression", "mbii": "normals", "nyu": "normals", "faces": "depth",
+            "intrinsic": "intrinsic"}.get(config["experiment"], "normals")
+
+
+def evaluate(workdir: str, data: str, fmt: str = "mbii", row: str | None = None, **kw) -> dict:
+    import jax.numpy as jnp
+
+    from hg_jax import checkpoint, setups
+
+    if fmt not in FORMATS:
+        raise ValueError(f"--format {fmt!r} not in {sorted(FORMATS)}")
+    if not os.path.exists(data):
+        raise FileNotFoundError(f"--data {data} does not exist")
+    config, params = checkpoint.load_trained(workdir, row)
+    args = argparse.Namespace(data=data, objects=kw.get("objects"), input=kw.get("input"),
+                              task=kw.get("task"))
+    batch = FORMATS[fmt](data, args, config)
+    _, apply_fn, task = setups.module(config["experiment"]).network_and_task(
+        ml_collections.ConfigDict(config))
+    preds = [np.asarray(apply_fn(params, jnp.asarray(batch["image"][i:i + 8]))[-1])
+             for i in range(0, len(batch["image"]), 8)]
+    metrics = task.metrics(np.concatenate(preds), {k: np.asarray(batch[k]) for k in ("image", "target", "mask")})
+    return {"workdir": os.path.abspath(workdir), "data": os.path.abspath(data), "format": fmt,
+            "n": int(len(batch["image"])), **{k: float(v) for k, v in metrics.items()}}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m hg_jax.evaluate")
+    ap.add_argument("--workdir", required=True, help="a run directory written by launch.py")
+    ap.add_argument("--data", required=True, help="folder of real data in the --format layout")
+    ap.add_argument("--format", default="mbii", help=f"folder layout: {sorted(FORMATS)}")
+    ap.add_argument("--task", default=None, help="normals | depth | intrinsic (default: the run's task)")
+    ap.add_argument("--objects", default=None, help="comma-separated subset of the folder's items")
+    ap.add_argument("--input", default=None, help="image file of each object used as input (MBII)")
+    ap.add_argument("--row", default=None, help="which trained row of the run (default: its method)")
+    args = ap.parse_args(argv)
+    try:
+        out = evaluate(args.workdir, args.data, args.format, args.row, objects=args.objects,
+                       input=args.input, task=args.task)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f"error: {e}")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
