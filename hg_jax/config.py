@@ -17,6 +17,7 @@ def base() -> ml_collections.ConfigDict:
     c.method = "hybrid"          # hybrid | fixed | ... (hg_jax.methods registry)
     c.seed = 0
     c.outer_steps = 50
+    c.budget_s = 0.0             # stop a row once its wall seconds reach this (0: no limit)
     c.eval_every = 10            # test metrics every N outer steps (and at the end)
     c.checkpoint_every = 5       # outer steps between checkpoints (0: only at the end)
     c.baselines = ()             # extra report rows trained with the same budget, e.g. ("fixed",)
@@ -66,6 +67,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
     _check(isinstance(c.seed, int) and c.seed >= 0, "seed", "an integer >= 0", c.seed)
     for f in ("outer_steps", "eval_every"):
         _check(isinstance(c[f], int) and c[f] >= 1, f, "an integer >= 1", c[f])
+    _check(c.budget_s >= 0, "budget_s", ">= 0 seconds (0: no limit)", c.budget_s)
     _check(isinstance(c.checkpoint_every, int) and c.checkpoint_every >= 0, "checkpoint_every",
            "an integer >= 0", c.checkpoint_every)
     _check(isinstance(c.inner.unroll_steps, int) and c.inner.unroll_steps >= 1, "inner.unroll_steps",

@@ -192,6 +192,8 @@ def _loop(config, engine, setup, row, method, method_name, state, ckpt, log, bar
     t_start, render_start = time.perf_counter(), engine.pool.render_s
     compute_total = compute0
     while state.step < config.outer_steps:
+        if config.budget_s and wall0 + time.perf_counter() - t_start >= config.budget_s:
+            break
         state, info = method.step(engine, state)
         state = state.replace(step=state.step + 1)
         compute_total += info.pop("compute_s")
@@ -203,14 +205,15 @@ def _loop(config, engine, setup, row, method, method_name, state, ckpt, log, bar
                "compute_s": compute_total}
         if setup.beta_star is not None:
             rec["beta_error"] = beta_error(state.beta)
-        if state.step % config.eval_every == 0 or state.step == config.outer_steps:
+        out_of_budget = bool(config.budget_s) and rec["wall_s"] >= config.budget_s
+        if state.step % config.eval_every == 0 or state.step == config.outer_steps or out_of_budget:
             last_test = {name: engine.evaluate(state.params, data) for name, data in setup.tests.items()}
             rec["test"] = last_test
         log.append(rec)
         bar.update(1)
         _log_tensorboard(writer, row, rec, engine.schema)
         if (config.checkpoint_every and state.step % config.checkpoint_every == 0) \
-                or state.step == config.outer_steps or sigterm.raised:
+                or state.step == config.outer_steps or sigterm.raised or out_of_budget:
             ckpt.save(state, {k: rec[k] for k in ("wall_s", "render_s", "compute_s")} | {"test": last_test})
         if sigterm.raised:
             raise Preempted()
