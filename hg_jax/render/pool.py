@@ -1,0 +1,252 @@
+"""A pool of render worker processes that survives crashed and hung workers. No jax here.
+
+Each worker is a 'spawn'ed process (the parent runs JAX, which must never be forked) that receives
+the sampler once, keeps its own renderer, and answers one message per job. A dispatcher thread in
+the parent keeps every worker busy, so renders continue while the caller runs jitted compute:
+``submit`` returns at once, ``PendingBatch.result()`` waits.
+
+Fault policy (counted in ``stats``):
+- a worker that dies (segfault, SIGKILL, OOM) or spends more than ``timeout_s`` on one job is
+  killed and replaced; its unfinished jobs are re-run with the same (β, seed), so results are
+  identical to a fault-free run;
+- a job whose sampler raises is re-run too;
+- a job that fails ``max_retries + 1`` times fails its batch: ``result()`` raises RenderError
+  naming the seed and the last error. Generators handle their own expected failures (e.g. the
+  CSG fallback); a job failing repeatedly is a bug to see, not to hide.
+"""
+from __future__ import annotations
+
+import collections
+import multiprocessing as mp
+import os
+import queue
+import signal
+import threading
+import time
+import traceback
+
+import numpy as np
+
+
+class RenderError(RuntimeError):
+    pass
+
+
+def _worker_main(worker_id: int, sampler, task_q, result_q):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    while True:
+        msg = task_q.get()
+        if msg is None:
+            return
+        job_id, beta, seed = msg
+        t = time.perf_counter()
+        try:
+            sample = sampler(beta, seed)
+            result_q.put(("ok", worker_id, job_id, sample, time.perf_counter() - t))
+        except Exception as e:  # reported, retried by the parent
+            result_q.put(("error", worker_id, job_id, f"{type(e).__name__}: {e}\n{traceback.format_exc()}",
+                          time.perf_counter() - t))
+
+
+class PendingBatch:
+    def __init__(self, pool, job_ids):
+        self._pool, self._job_ids = pool, job_ids
+
+    def result(self) -> list:
+        return self._pool._collect(self._job_ids)
+
+
+class _Worker:
+    def __init__(self, ctx, worker_id, sampler, result_q):
+        self.id = worker_id
+        self.task_q = ctx.Queue()
+        self.proc = ctx.Process(target=_worker_main, args=(worker_id, sampler, self.task_q, result_q),
+                                daemon=True)
+        self.proc.start()
+        self.job = None          # job id in flight
+        self.started = 0.0
+
+    def kill(self):
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(timeout=10)
+        self.task_q.close()
+
+
+class RenderPool:
+    def __init__(self, sampler, num_workers: int, timeout_s: float = 120.0, max_retries: int = 2):
+        if num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+        self.sampler, self.num_workers = sampler, num_workers
+        self.timeout_s, self.max_retries = float(timeout_s), int(max_retries)
+        self.stats = collections.Counter(jobs=0, worker_crashes=0, timeouts=0, restarts=0, retries=0,
+                                         failed_jobs=0, sampler_errors=0)
+        self.render_s = 0.0
+        self._jobs = {}                       # id -> (beta, seed)
+        self._results = {}                    # id -> sample
+        self._errors = {}                     # id -> message (final failures)
+        self._attempts = collections.Counter()
+        self._todo = collections.deque()
+        self._next_id = 0
+        self._lock = threading.Condition()
+        self._closed = False
+        if num_workers:
+            from hg_jax.render.pyrender_backend import choose_platform
+
+            choose_platform()                 # probe once here; workers inherit the environment
+            self._ctx = mp.get_context("spawn")
+            self._result_q = self._ctx.Queue()
+            self._workers = [_Worker(self._ctx, i, sampler, self._result_q) for i in range(num_workers)]
+            self._thread = threading.Thread(target=self._dispatch_loop, daemon=True)
+            self._thread.start()
+
+    # ---- public --------------------------------------------------------------------------------
+    def submit(self, jobs) -> PendingBatch:
+        ids = []
+        with self._lock:
+            for beta, seed in jobs:
+                jid = self._next_id
+                self._next_id += 1
+                self._jobs[jid] = (np.asarray(beta, np.float64), int(seed))
+                self._todo.append(jid)
+                ids.append(jid)
+            self.stats["jobs"] += len(ids)
+            self._lock.notify_all()
+        if not self.num_workers:
+            for jid in ids:
+                self._run_inline(jid)
+        return PendingBatch(self, ids)
+
+    def map(self, jobs) -> list:
+        return self.submit(jobs).result()
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        if self.num_workers:
+            with self._lock:
+                self._lock.notify_all()
+            self._thread.join(timeout=10)
+            for w in self._workers:
+                try:
+                    w.task_q.put(None)
+                except (ValueError, OSError):
+                    pass
+            for w in self._workers:
+                w.proc.join(timeout=5)
+                w.kill()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # ---- internals -------------------------------------------------------------------------------
+    def _run_inline(self, jid):
+        beta, seed = self._jobs[jid]
+        while True:
+            t = time.perf_counter()
+            try:
+                sample = self.sampler(beta, seed)
+            except Exception as e:
+                self.render_s += time.perf_counter() - t
+                if self._fail(jid, f"{type(e).__name__}: {e}"):
+                    return
+                continue
+            self.render_s += time.perf_counter() - t
+            with self._lock:
+                self._todo.remove(jid)
+                self._results[jid] = sample
+            return
+
+    def _fail(self, jid, message: str) -> bool:
+        """Count a failed attempt; True when the job is given up (its batch will raise)."""
+        with self._lock:
+            self._attempts[jid] += 1
+            self.stats["sampler_errors"] += 1
+            if self._attempts[jid] > self.max_retries:
+                self.stats["failed_jobs"] += 1
+                self._errors[jid] = message
+                if jid in self._todo:
+                    self._todo.remove(jid)
+                self._lock.notify_all()
+                return True
+            self.stats["retries"] += 1
+            return False
+
+    def _collect(self, ids) -> list:
+        with self._lock:
+            while True:
+                failed = [j for j in ids if j in self._errors]
+                if failed:
+                    beta, seed = self._jobs[failed[0]]
+                    raise RenderError(f"render of seed {seed} failed {self.max_retries + 1} times; "
+                                      f"last error: {self._errors[failed[0]]}")
+                if all(j in self._results for j in ids):
+                    out = [self._results.pop(j) for j in ids]
+                    for j in ids:
+                        self._jobs.pop(j, None)
+                    return out
+                if self._closed:
+                    raise RenderError("render pool closed with jobs pending")
+                self._lock.wait(timeout=0.5)
+
+    def _replace(self, w: _Worker, reason: str):
+        self.stats[reason] += 1
+        self.stats["restarts"] += 1
+        w.kill()
+        if w.job is not None:
+            with self._lock:
+                self._attempts[w.job] += 1
+                if self._attempts[w.job] > self.max_retries:
+                    self.stats["failed_jobs"] += 1
+                    self._errors[w.job] = f"worker {reason.rstrip('s')}: exit code {w.proc.exitcode}"
+                    self._lock.notify_all()
+                else:
+                    self.stats["retries"] += 1
+                    self._todo.appendleft(w.job)
+        self._workers[w.id] = _Worker(self._ctx, w.id, self.sampler, self._result_q)
+
+    def _dispatch_loop(self):
+        while not self._closed:
+            with self._lock:
+                for w in self._workers:
+                    while self._todo and self._todo[0] not in self._jobs:
+                        self._todo.popleft()        # a late duplicate of a job already collected
+                    if w.job is None and self._todo:
+                        w.job = self._todo.popleft()
+                        w.started = time.perf_counter()
+                        beta, seed = self._jobs[w.job]
+                        w.task_q.put((w.job, beta, seed))
+            try:
+                kind, wid, jid, payload, elapsed = self._result_q.get(timeout=0.05)
+            except queue.Empty:
+                kind = None
+            if kind is not None:
+                w = self._workers[wid]
+                if w.job == jid:
+                    w.job = None
+                self.render_s += elapsed
+                if jid not in self._jobs or jid in self._results:
+                    pass                            # a duplicate answer (the job was re-run)
+                elif kind == "ok":
+                    with self._lock:
+                        self._results[jid] = payload
+                        self._lock.notify_all()
+                elif not self._fail(jid, payload):
+                    with self._lock:
+                        self._todo.appendleft(jid)
+            now = time.perf_counter()
+            for w in list(self._workers):
+                if not w.proc.is_alive():
+                    self._replace(w, "worker_crashes")
+                elif w.job is not None and now - w.started > self.timeout_s:
+                    self._replace(w, "timeouts")

@@ -1,0 +1,260 @@
+"""Headless pyrender (the ``pyrender2`` package) renderer with exact ground truth. No jax here.
+
+One ``render(scene)`` makes three passes with the same camera:
+
+1. **lit**: pyrender's PBR shader, materials non-metallic with roughness 1 (close to Lambertian;
+   pyrender adds a small Fresnel specular term, F0 = 0.04). pyrender writes gamma-encoded colour
+   (``pow(c, 1/2.2)``); we undo it, so ``color`` is linear.
+2. **albedo**: the same meshes with ``RenderFlags.FLAT`` (no lighting). Every part's base colour
+   is given to pyrender as an sRGB texture (a constant part gets a 1×1 texture), which the lit
+   shader decodes to linear and the flat shader passes through raw; we apply the same sRGB→linear
+   curve to the flat output, so ``albedo`` is exactly the linear base colour the lit pass used.
+3. **id**: every triangle gets its own 24-bit colour (vertices un-shared), rendered flat; the
+   decoded face index gives each pixel's triangle, whose geometric normal (``smooth=False``) or
+   barycentric interpolation of vertex normals along the pixel's ray (``smooth=True``) is the
+   exact ground-truth normal, rotated into the camera frame (+X right, +Y up, +Z to the viewer).
+
+Multisampling is switched off in this process (pyrender enables 4× MSAA for lit passes), so the
+image and every ground-truth map sample the same point of each pixel and triangle ids are never
+blended at edges. pyrender is not thread-safe: use one renderer per process (``get_renderer``).
+
+GL platform: ``PYOPENGL_PLATFORM`` if set; otherwise EGL if a probe subprocess can create an EGL
+context, else OSMesa. The choice is written to the environment, so worker processes inherit it.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from hg_jax.render.scene import Scene
+
+_PROBE = ("import pyrender; r = pyrender.OffscreenRenderer(8, 8); "
+          "s = pyrender.Scene(); s.add(pyrender.PerspectiveCamera(0.5)); r.render(s); r.delete()")
+
+
+def choose_platform() -> str:
+    """Pick (once per process tree) the GL platform before OpenGL is imported."""
+    if os.environ.get("PYOPENGL_PLATFORM"):
+        return os.environ["PYOPENGL_PLATFORM"]
+    for platform in ("egl", "osmesa"):
+        env = {**os.environ, "PYOPENGL_PLATFORM": platform}
+        ok = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, timeout=120)
+        if ok.returncode == 0:
+            os.environ["PYOPENGL_PLATFORM"] = platform
+            return platform
+    raise RuntimeError("no headless GL: neither EGL nor OSMesa could create a context. Install "
+                       "Debian's libegl1 libegl-mesa0 (EGL) or libosmesa6 (OSMesa); see setup.sh")
+
+
+def _import_pyrender():
+    choose_platform()
+    import pyrender
+    import pyrender.renderer as prr
+    from OpenGL import GL
+
+    if not getattr(prr, "_hg_jax_no_msaa", False):
+        enable = prr.glEnable  # GL_MULTISAMPLE is on by default: turn it off where pyrender turns it on
+        prr.glEnable = lambda cap: GL.glDisable(cap) if cap == GL.GL_MULTISAMPLE else enable(cap)
+        prr._hg_jax_no_msaa = True
+    return pyrender
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    """The exact curve pyrender's shader applies to textures."""
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(c: np.ndarray) -> np.ndarray:
+    c = np.clip(c, 0.0, 1.0)
+    return np.where(c <= 0.0031308, 12.92 * c, 1.055 * c ** (1 / 2.4) - 0.055)
+
+
+def _face_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+
+
+def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals (cross products are already area-weighted)."""
+    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    vn = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(vn, f[:, k], n)
+    return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-30)
+
+
+def _light_pose(direction) -> np.ndarray:
+    """pyrender's directional light shines along its node's -Z."""
+    d = np.asarray(direction, np.float64)
+    z = -d / np.linalg.norm(d)
+    helper = np.array([0.0, 1.0, 0.0]) if abs(z[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    x = np.cross(helper, z)
+    x /= np.linalg.norm(x)
+    pose = np.eye(4)
+    pose[:3, 0], pose[:3, 1], pose[:3, 2] = x, np.cross(z, x), z
+    return pose
+
+
+class PyrenderRenderer:
+    def __init__(self, width: int, height: int):
+        self.pyrender = _import_pyrender()
+        self.width, self.height = int(width), int(height)
+        self._r = self.pyrender.OffscreenRenderer(self.width, self.height)
+        # Magnified texels stay sharp (a texel's albedo is exactly its value); minification is
+        # mip-mapped against aliasing. Both lit and albedo passes sample the same way.
+        g = self.pyrender.GLTF
+        self._sampler = self.pyrender.Sampler(magFilter=g.NEAREST, minFilter=g.LINEAR_MIPMAP_LINEAR)
+
+    def close(self):
+        if self._r is not None:
+            self._r.delete()
+            self._r = None
+
+    # ---- pyrender objects ----------------------------------------------------------------------
+    def _camera(self, cam):
+        pr = self.pyrender
+        if cam.intrinsics is not None:
+            fx, fy, cx, cy = cam.intrinsics
+            return pr.IntrinsicsCamera(fx, fy, cx, cy, znear=cam.znear, zfar=cam.zfar)
+        return pr.PerspectiveCamera(yfov=cam.yfov, aspectRatio=self.width / self.height,
+                                    znear=cam.znear, zfar=cam.zfar)
+
+    def _part_primitive(self, part):
+        pr = self.pyrender
+        v = np.asarray(part.vertices, np.float64)
+        f = np.asarray(part.faces, np.int64)
+        if part.texture is not None:
+            if part.uv is None:
+                raise ValueError("MeshPart.texture needs MeshPart.uv (one (u, v) per vertex)")
+            tex = np.asarray(part.texture)
+            tex = tex.astype(np.float64) / 255.0 if tex.dtype == np.uint8 else tex.astype(np.float64)
+            uv = np.asarray(part.uv, np.float64)
+        else:
+            tex = np.asarray(part.color, np.float64)[None, None, :3]
+            uv = np.zeros((len(v), 2))
+        tex_srgb = np.round(linear_to_srgb(tex[..., :3]) * 255).astype(np.uint8)
+        if part.smooth:
+            pos, nrm, idx, uvs = v, _vertex_normals(v, f), f, uv
+        else:  # un-share vertices so each triangle is shaded with its own geometric normal
+            pos = v[f].reshape(-1, 3)
+            nrm = np.repeat(_face_normals(v, f), 3, axis=0)
+            idx = np.arange(len(pos)).reshape(-1, 3)
+            uvs = uv[f].reshape(-1, 2)
+        material = pr.MetallicRoughnessMaterial(
+            baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=1.0,
+            baseColorTexture=pr.Texture(source=tex_srgb, source_channels="RGB", sampler=self._sampler))
+        return pr.Primitive(positions=pos.astype(np.float32), normals=nrm.astype(np.float32),
+                            texcoord_0=uvs.astype(np.float32), indices=idx.astype(np.uint32),
+                            material=material)
+
+    # ---- passes ----------------------------------------------------------------------------------
+    def render(self, scene: Scene) -> dict:
+        pr = self.pyrender
+        if (scene.width, scene.height) != (self.width, self.height):
+            raise ValueError(f"scene is {scene.width}x{scene.height}, renderer {self.width}x{self.height}")
+        if not scene.meshes:
+            raise ValueError("scene has no meshes")
+        cam = self._camera(scene.camera)
+        pose = np.asarray(scene.camera.pose, np.float64)
+
+        lit = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[scene.ambient] * 3)
+        lit.add(pr.Mesh([self._part_primitive(p) for p in scene.meshes]))
+        lit.add(cam, pose=pose)
+        for light in scene.lights:
+            lit.add(pr.DirectionalLight(color=list(light.color), intensity=float(light.intensity)),
+                    pose=_light_pose(light.direction))
+        color_u8, depth = self._r.render(lit)
+        albedo_u8, _ = self._r.render(lit, flags=pr.RenderFlags.FLAT)
+
+        # id pass: one colour per triangle over all parts
+        verts = [np.asarray(p.vertices, np.float64) for p in scene.meshes]
+        faces = [np.asarray(p.faces, np.int64) for p in scene.meshes]
+        tri = np.concatenate([v[f] for v, f in zip(verts, faces)])               # (F, 3, 3)
+        n_faces = len(tri)
+        if n_faces >= 2 ** 24 - 1:
+            raise ValueError(f"scene has {n_faces} triangles; the id pass supports < 2^24")
+        ids = np.arange(1, n_faces + 1)
+        rgb = np.stack([(ids >> 16) & 255, (ids >> 8) & 255, ids & 255], axis=1).astype(np.uint8)
+        id_scene = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0])
+        id_scene.add(pr.Mesh([pr.Primitive(positions=tri.reshape(-1, 3).astype(np.float32),
+                                           color_0=np.repeat(rgb, 3, axis=0),
+                                           indices=np.arange(3 * n_faces, dtype=np.uint32).reshape(-1, 3),
+                                           material=pr.MetallicRoughnessMaterial(
+                                               baseColorFactor=[1.0, 1.0, 1.0, 1.0]))]))
+        id_scene.add(self._camera(scene.camera), pose=pose)
+        id_u8, _ = self._r.render(id_scene, flags=pr.RenderFlags.FLAT)
+        face = (id_u8[..., 0].astype(np.int64) << 16 | id_u8[..., 1].astype(np.int64) << 8
+                | id_u8[..., 2].astype(np.int64)) - 1
+        mask = (face >= 0) & (depth > 0)
+        face = np.where(mask, face, -1)
+
+        normals = self._normals(scene, verts, faces, face, mask, pose)
+        color = ((color_u8[..., :3].astype(np.float64) / 255.0) ** 2.2) * mask[..., None]
+        albedo = srgb_to_linear(albedo_u8[..., :3].astype(np.float64) / 255.0) * mask[..., None]
+        return {"color": color.astype(np.float32), "albedo": albedo.astype(np.float32),
+                "normals": normals.astype(np.float32), "depth": (depth * mask).astype(np.float32),
+                "mask": mask, "face": face}
+
+    def _pixel_rays(self, scene) -> np.ndarray:
+        """Camera-frame direction through every pixel centre (OpenGL frame, z = -1)."""
+        h, w = self.height, self.width
+        if scene.camera.intrinsics is not None:
+            fx, fy, cx, cy = scene.camera.intrinsics
+        else:
+            fy = 0.5 * h / np.tan(0.5 * scene.camera.yfov)
+            fx, cx, cy = fy, 0.5 * w, 0.5 * h
+        u, v = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+        return np.stack([(u - cx) / fx, -(v - cy) / fy, -np.ones_like(u)], axis=-1)
+
+    def _normals(self, scene, verts, faces, face, mask, pose) -> np.ndarray:
+        rot = pose[:3, :3]                      # camera-to-world rotation
+        out = np.zeros((self.height, self.width, 3))
+        offset = 0
+        rays = None
+        for part, v, f in zip(scene.meshes, verts, faces):
+            sel = mask & (face >= offset) & (face < offset + len(f))
+            if np.any(sel):
+                local = face[sel] - offset
+                if part.smooth:
+                    if rays is None:
+                        rays = self._pixel_rays(scene)
+                    n_world = _interpolated_normals(v, f, local, rays[sel] @ rot.T, pose[:3, 3])
+                else:
+                    n_world = _face_normals(v, f[local])
+                n_cam = n_world @ rot                   # R^T n for each row
+                out[sel] = n_cam / np.linalg.norm(n_cam, axis=1, keepdims=True)
+            offset += len(f)
+        return out
+
+
+def _interpolated_normals(v, f, face_idx, ray_dirs_world, origin) -> np.ndarray:
+    """Barycentric interpolation of vertex normals where each pixel's ray hits its triangle."""
+    vn = _vertex_normals(v, f)
+    a, b, c = v[f[face_idx, 0]], v[f[face_idx, 1]], v[f[face_idx, 2]]
+    e1, e2 = b - a, c - a
+    p = np.cross(ray_dirs_world, e2)
+    det = np.einsum("ij,ij->i", e1, p)
+    t_vec = origin[None] - a
+    inv = 1.0 / np.where(np.abs(det) < 1e-30, 1e-30, det)
+    u = np.einsum("ij,ij->i", t_vec, p) * inv
+    q = np.cross(t_vec, e1)
+    w = np.einsum("ij,ij->i", ray_dirs_world, q) * inv
+    u, w = np.clip(u, 0, 1), np.clip(w, 0, 1)
+    bary0 = np.clip(1 - u - w, 0, 1)
+    n = (bary0[:, None] * vn[f[face_idx, 0]] + u[:, None] * vn[f[face_idx, 1]]
+         + w[:, None] * vn[f[face_idx, 2]])
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+
+
+_RENDERERS: dict[tuple[int, int], PyrenderRenderer] = {}
+
+
+def get_renderer(width: int, height: int) -> PyrenderRenderer:
+    """This process's renderer for a size (pyrender is not thread-safe: one per process)."""
+    key = (int(width), int(height))
+    if key not in _RENDERERS:
+        _RENDERERS[key] = PyrenderRenderer(*key)
+    return _RENDERERS[key]
