@@ -1,0 +1,178 @@
+"""The CSG shape grammar of the MBII experiment (paper §5.1), host side (numpy + trimesh + manifold3d).
+
+    S → E;  E → C(E, T(E)) | P;  C → union | subtract;
+    P → sphere | cube | truncated_cone | tetrahedron;  T → attach · rand_transl · rand_rotate · rand_scale
+
+β holds (1) the rule probabilities (expand vs terminal, union vs subtract, which primitive), (2) the
+log-normal primitive parameters (mean and spread of the log) and (3) the log-normal transformation
+parameters. Expansion stops at ``max_depth``.
+
+Common random numbers: node i of the complete binary tree of depth ``max_depth`` (heap order,
+root 1) owns a fixed block of uniforms and standard normals, drawn from ``seed`` up front whether
+or not the node is used. Discrete choices are inverse CDFs of those uniforms under β's
+probabilities; continuous values are exp(μ + σ·z) of those normals. So f(β, r) is bit-identical
+across calls, continuous in β, and changes topology only where a uniform crosses a threshold.
+
+Boolean policy: a union/subtraction whose result is empty, not watertight or raises falls back to
+the left operand; ``scene.meta["csg_fallbacks"]`` counts it.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import trimesh
+
+from hg_jax.beta import BetaSchema
+from hg_jax.generators import primitives
+from hg_jax.render.scene import Camera, Light, MeshPart, Scene, look_at
+
+PRIMITIVES = ("sphere", "cube", "truncated_cone", "tetrahedron")
+_LOGNORMALS = ("sphere_radius", "box_extent", "cone_radius", "cone_height", "cone_top_ratio",
+               "tetra_size", "offset", "angle", "scale")
+
+SCHEMA = BetaSchema.of(
+    ("p_expand", 1, "prob"), ("p_union", 1, "prob"), ("primitive", 4, "simplex"),
+    *[f for name in _LOGNORMALS for f in ((f"{name}_mu", 1, "real"), (f"{name}_sigma", 1, "positive"))],
+)
+
+# per-node random block layout
+_U = {"expand": 0, "op": 1, "prim": 2, "face": 3, "bary0": 4, "bary1": 5}
+_Z = {"sphere_radius": 0, "box_extent": slice(1, 4), "cone_radius": 4, "cone_height": 5,
+      "cone_top_ratio": 6, "tetra_size": 7, "offset": 8, "angle": 9, "scale": 10, "axis": slice(11, 14)}
+_NU, _NZ = 6, 14
+
+
+@dataclasses.dataclass(frozen=True)
+class CSGGenerator:
+    max_depth: int = 2
+    image_size: int = 64
+    camera_distance: float = 3.6
+    yfov: float = 0.6
+    max_lights: int = 2
+    light_intensity: float = 3.0
+    sphere_subdivisions: int = 3
+    schema: BetaSchema = SCHEMA
+
+    def __post_init__(self):
+        if not 0 <= self.max_depth <= 6:
+            raise ValueError(f"CSGGenerator.max_depth must be in [0, 6], got {self.max_depth}")
+
+    def default_beta(self) -> np.ndarray:
+        return SCHEMA.unconstrain({
+            "p_expand": 0.5, "p_union": 0.6, "primitive": [0.25, 0.25, 0.25, 0.25],
+            "sphere_radius_mu": np.log(0.5), "sphere_radius_sigma": 0.3,
+            "box_extent_mu": np.log(0.8), "box_extent_sigma": 0.3,
+            "cone_radius_mu": np.log(0.45), "cone_radius_sigma": 0.3,
+            "cone_height_mu": np.log(0.9), "cone_height_sigma": 0.3,
+            "cone_top_ratio_mu": 0.0, "cone_top_ratio_sigma": 0.5,
+            "tetra_size_mu": np.log(0.6), "tetra_size_sigma": 0.3,
+            "offset_mu": np.log(0.1), "offset_sigma": 0.5,
+            "angle_mu": np.log(0.6), "angle_sigma": 0.5,
+            "scale_mu": np.log(0.7), "scale_sigma": 0.3,
+        })
+
+    # ---- random numbers ------------------------------------------------------------------------
+    def draws(self, seed: int) -> dict:
+        """Everything random about a sample, drawn from the seed alone (never from β)."""
+        rng = np.random.default_rng(seed)
+        slots = 2 ** (self.max_depth + 1)
+        return {"u": rng.uniform(size=(slots, _NU)), "z": rng.standard_normal((slots, _NZ)),
+                "pose": rng.standard_normal(4), "light_u": rng.uniform(size=(self.max_lights, 3))}
+
+    # ---- grammar -------------------------------------------------------------------------------
+    def shape(self, beta, seed: int) -> tuple[trimesh.Trimesh, dict]:
+        """The CSG mesh before normalisation, and counters/parameters for tests and logs."""
+        self.schema.check(beta, "beta")
+        p = SCHEMA.constrained(np.asarray(beta, np.float64))
+        r = self.draws(seed)
+        meta = {"csg_nodes": 0, "csg_fallbacks": 0, "primitives": [], "params": []}
+        mesh = self._expand(1, 0, p, r, meta)
+        return mesh, meta
+
+    def _lognormal(self, p, name, z):
+        return np.exp(p[f"{name}_mu"][0] + p[f"{name}_sigma"][0] * z)
+
+    def _primitive(self, node, p, r, meta) -> trimesh.Trimesh:
+        z = r["z"][node]
+        cdf = np.cumsum(p["primitive"])
+        kind = PRIMITIVES[min(int(np.searchsorted(cdf, r["u"][node, _U["prim"]] * cdf[-1], side="right")), 3)]
+        if kind == "sphere":
+            value = self._lognormal(p, "sphere_radius", z[_Z["sphere_radius"]])
+            mesh = primitives.sphere(value, self.sphere_subdivisions)
+        elif kind == "cube":
+            value = self._lognormal(p, "box_extent", z[_Z["box_extent"]])
+            mesh = primitives.box(value)
+        elif kind == "truncated_cone":
+            ratio_logit = p["cone_top_ratio_mu"][0] + p["cone_top_ratio_sigma"][0] * z[_Z["cone_top_ratio"]]
+            value = (self._lognormal(p, "cone_radius", z[_Z["cone_radius"]]), 1 / (1 + np.exp(-ratio_logit)),
+                     self._lognormal(p, "cone_height", z[_Z["cone_height"]]))
+            mesh = primitives.truncated_cone(*value)
+        else:
+            value = self._lognormal(p, "tetra_size", z[_Z["tetra_size"]])
+            mesh = primitives.tetrahedron(value)
+        meta["primitives"].append(kind)
+        meta["params"].append((kind, np.atleast_1d(np.asarray(value, np.float64)).tolist()))
+        return mesh
+
+    def _expand(self, node, depth, p, r, meta) -> trimesh.Trimesh:
+        meta["csg_nodes"] += 1
+        u = r["u"][node]
+        if depth >= self.max_depth or u[_U["expand"]] >= p["p_expand"][0]:
+            return self._primitive(node, p, r, meta)
+        left = self._expand(2 * node, depth + 1, p, r, meta)
+        right = self._expand(2 * node + 1, depth + 1, p, r, meta)
+        right = self._transform(node, left, right, p, r)
+        union = u[_U["op"]] < p["p_union"][0]
+        try:
+            out = (trimesh.boolean.union if union else trimesh.boolean.difference)(
+                [left, right], engine="manifold")
+            ok = out is not None and len(out.faces) > 0 and out.is_watertight and out.volume > 1e-6
+        except Exception:  # manifold rejects a degenerate operand: same policy as an empty result
+            ok = False
+        if not ok:
+            meta["csg_fallbacks"] += 1
+            return left
+        return out
+
+    def _transform(self, node, parent, child, p, r) -> trimesh.Trimesh:
+        """T: scale, rotate, then attach at a surface point of the parent, offset along its normal."""
+        z, u = r["z"][node], r["u"][node]
+        scale = self._lognormal(p, "scale", z[_Z["scale"]])
+        angle = self._lognormal(p, "angle", z[_Z["angle"]])
+        offset = self._lognormal(p, "offset", z[_Z["offset"]])
+        areas = parent.area_faces
+        cdf = np.cumsum(areas) / areas.sum()
+        face = min(int(np.searchsorted(cdf, u[_U["face"]], side="right")), len(areas) - 1)
+        a, b = u[_U["bary0"]], u[_U["bary1"]]
+        if a + b > 1:
+            a, b = 1 - a, 1 - b
+        tri = parent.vertices[parent.faces[face]]
+        point = tri[0] + a * (tri[1] - tri[0]) + b * (tri[2] - tri[0])
+        normal = parent.face_normals[face]
+        m = np.eye(4)
+        m[:3, :3] = primitives.rotation(z[_Z["axis"]], angle) * scale
+        m[:3, 3] = point + offset * normal
+        return child.copy().apply_transform(m)
+
+    # ---- scene ---------------------------------------------------------------------------------
+    def generate(self, beta, seed: int) -> Scene:
+        mesh, meta = self.shape(beta, seed)
+        r = self.draws(seed)
+        v = mesh.vertices @ primitives.uniform_rotation(r["pose"]).T
+        v = v - 0.5 * (v.min(0) + v.max(0))
+        v = v / max(np.linalg.norm(v, axis=1).max(), 1e-9)      # bounding sphere radius 1
+        eye = np.array([0.0, 0.0, self.camera_distance])
+        lights = []
+        n_lights = 1 + int(r["light_u"][0, 0] * self.max_lights) if self.max_lights > 1 else 1
+        for k in range(min(n_lights, self.max_lights)):
+            # a direction towards the light, uniform on the cap within 60° of the camera axis
+            cos_t = 1 - r["light_u"][k, 1] * (1 - np.cos(np.radians(60)))
+            phi = 2 * np.pi * r["light_u"][k, 2]
+            sin_t = np.sqrt(1 - cos_t ** 2)
+            to_light = np.array([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t])
+            lights.append(Light(tuple(-to_light), intensity=self.light_intensity / n_lights))
+        return Scene(meshes=(MeshPart(v, np.asarray(mesh.faces)),),
+                     camera=Camera(look_at(eye, (0, 0, 0)), yfov=self.yfov),
+                     lights=tuple(lights), width=self.image_size, height=self.image_size,
+                     meta={k: meta[k] for k in ("csg_nodes", "csg_fallbacks")})

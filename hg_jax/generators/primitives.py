@@ -1,0 +1,56 @@
+"""Watertight primitive meshes for the CSG grammar, centred at the origin (numpy + trimesh)."""
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+
+
+def sphere(radius: float, subdivisions: int = 3) -> trimesh.Trimesh:
+    return trimesh.creation.icosphere(subdivisions=subdivisions, radius=radius)
+
+
+def box(extents) -> trimesh.Trimesh:
+    return trimesh.creation.box(extents=np.asarray(extents, np.float64))
+
+
+def truncated_cone(radius: float, top_ratio: float, height: float, sections: int = 32) -> trimesh.Trimesh:
+    """A frustum along z: bottom radius ``radius``, top radius ``radius * top_ratio``, closed."""
+    a = np.linspace(0.0, 2 * np.pi, sections, endpoint=False)
+    ring = np.stack([np.cos(a), np.sin(a)], axis=1)
+    r0, r1, h = radius, max(radius * top_ratio, 1e-3 * radius), height
+    bottom = np.column_stack([ring * r0, np.full(sections, -h / 2)])
+    top = np.column_stack([ring * r1, np.full(sections, h / 2)])
+    v = np.vstack([bottom, top, [[0, 0, -h / 2], [0, 0, h / 2]]])
+    i = np.arange(sections)
+    j = (i + 1) % sections
+    cb, ct = 2 * sections, 2 * sections + 1
+    faces = np.concatenate([
+        np.stack([i, j, sections + j], 1), np.stack([i, sections + j, sections + i], 1),  # side
+        np.stack([cb * np.ones_like(i), j, i], 1),                                        # bottom cap
+        np.stack([ct * np.ones_like(i), sections + i, sections + j], 1),                  # top cap
+    ])
+    mesh = trimesh.Trimesh(v, faces, process=True)
+    trimesh.repair.fix_normals(mesh)
+    return mesh
+
+
+def tetrahedron(size: float) -> trimesh.Trimesh:
+    """Regular tetrahedron with circumradius ``size``."""
+    v = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], np.float64) * size / np.sqrt(3)
+    mesh = trimesh.Trimesh(v, [[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]], process=True)
+    trimesh.repair.fix_normals(mesh)
+    return mesh
+
+
+def rotation(axis_normals: np.ndarray, angle: float) -> np.ndarray:
+    """3x3 rotation by ``angle`` about the axis given by three standard normals (uniform direction)."""
+    axis = np.asarray(axis_normals, np.float64)
+    axis = axis / max(np.linalg.norm(axis), 1e-12)
+    return trimesh.transformations.rotation_matrix(angle, axis)[:3, :3]
+
+
+def uniform_rotation(four_normals: np.ndarray) -> np.ndarray:
+    """A uniformly random rotation from four standard normals (a normalised quaternion)."""
+    q = np.asarray(four_normals, np.float64)
+    q = q / max(np.linalg.norm(q), 1e-12)
+    return trimesh.transformations.quaternion_matrix(q)[:3, :3]
