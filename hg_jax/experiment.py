@@ -178,7 +178,8 @@ def train_and_evaluate(config, workdir, engine: Engine, setup, row: str, method_
     if not last_test:  # resumed after the last step: re-evaluate from the restored weights
         last_test = {name: engine.evaluate(state.params, data) for name, data in setup.tests.items()}
     timings = log.last_timings()
-    out = {"method": method_name, "beta": np.asarray(state.beta).tolist(),
+    out = {"method": method_name, "beta_initial": np.asarray(beta0).tolist(),
+           "beta": np.asarray(state.beta).tolist(),
            "beta_named": engine.schema.describe(state.beta), "test": last_test,
            "val_loss": engine.val_loss(state.params, engine.val_batch),
            "timings": timings, "skipped_updates": int(state.skipped_updates)}
