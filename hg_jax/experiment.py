@@ -203,7 +203,9 @@ def _loop(config, engine, setup, row, method, method_name, state, ckpt, log, bar
                "skipped_updates": int(state.skipped_updates),
                "wall_s": wall0 + time.perf_counter() - t_start,
                "render_s": render0 + engine.pool.render_s - render_start,
-               "compute_s": compute_total}
+               "compute_s": compute_total,
+               "render_faults": {k: int(v) for k, v in getattr(engine.pool, "stats", {}).items()
+                                 if k in ("worker_crashes", "timeouts", "restarts", "retries", "failed_jobs")}}
         if setup.beta_star is not None:
             rec["beta_error"] = beta_error(state.beta)
         out_of_budget = bool(config.budget_s) and rec["wall_s"] >= config.budget_s

@@ -20,12 +20,12 @@ class Noise:
 
 @dataclasses.dataclass(frozen=True)
 class KillOnce(Noise):
-    """Kills its own worker process with SIGKILL the first time it sees ``bad_seed``."""
+    """Kills its own worker process with SIGKILL the first time it sees ``bad_seed`` (< 0: any seed)."""
     marker: str = ""
     bad_seed: int = 3
 
     def __call__(self, beta, seed):
-        if seed == self.bad_seed and not os.path.exists(self.marker):
+        if (self.bad_seed < 0 or seed == self.bad_seed) and not os.path.exists(self.marker):
             open(self.marker, "w").close()
             os.kill(os.getpid(), signal.SIGKILL)
         return super().__call__(beta, seed)
