@@ -78,3 +78,27 @@ def test_bad_paths_and_names_are_clear(root, tmp_path):
         mbii.load_object(str(tmp_path), "x")
     with pytest.raises(ValueError, match="no MBII objects"):
         mbii.load_objects(root, [])
+
+
+def test_corrupt_depth_file_names_the_path(root, tmp_path):
+    (tmp_path / "apple").mkdir()
+    (tmp_path / "apple" / "Z.mat").write_bytes(b"not a mat file")
+    with pytest.raises(ValueError, match=r"apple/Z.mat: not a SIRFS Z.mat"):
+        mbii.read_depth(str(tmp_path / "apple" / "Z.mat"))
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("data.size", 60, "config.data.size"),
+    ("data.test_objects", ("apple",), "overlap"),
+    ("data.val_objects", ("banana",), "config.data.val_objects"),
+    ("model.depth", 0, "config.model.depth"),
+])
+def test_mbii_config_errors_before_any_data(field, value, message):
+    from hg_jax.config import ConfigError
+    from hg_jax.setups import mbii as mbii_setup
+    from tests.conftest import load_config
+    c = load_config("mbii", "small")
+    section, name = field.split(".")
+    c[section][name] = value
+    with pytest.raises(ConfigError, match=message):
+        mbii_setup.validate(c)

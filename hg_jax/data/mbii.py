@@ -50,7 +50,7 @@ def read_depth(path: str) -> np.ndarray:
         raise FileNotFoundError(f"MBII depth not found: {path}. {HOW_TO_GET}")
     try:
         return np.asarray(scipy.io.loadmat(path)["depth"], np.float64)
-    except (KeyError, ValueError, OSError) as e:
+    except (KeyError, ValueError, OSError, scipy.io.matlab.MatReadError) as e:
         raise ValueError(f"{path}: not a SIRFS Z.mat with variable 'depth' ({e})") from None
 
 

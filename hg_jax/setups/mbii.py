@@ -22,7 +22,34 @@ def network_and_task(config):
     return (*build_network(config.model, 1, 3), NormalsTask(in_channels=1))
 
 
+def validate(config) -> None:
+    """Setup-specific fields, checked before any data is read."""
+    from hg_jax.config import ConfigError
+
+    d, m = config.data, config.model
+    levels = 2 ** (int(m.depth) + 1)
+    if not (isinstance(d.size, int) and d.size >= levels and d.size % levels == 0):
+        raise ConfigError(f"config.data.size = {d.size!r} is invalid: allowed a multiple of "
+                          f"2^(model.depth+1) = {levels}")
+    for f in ("num_stacks", "depth", "channels"):
+        if not (isinstance(m[f], int) and m[f] >= 1):
+            raise ConfigError(f"config.model.{f} = {m[f]!r} is invalid: allowed an integer >= 1")
+    if not (isinstance(d.max_depth, int) and 0 <= d.max_depth <= 6):
+        raise ConfigError(f"config.data.max_depth = {d.max_depth!r} is invalid: allowed 0..6")
+    known = set(mbii.TRAIN_OBJECTS) | set(mbii.TEST_OBJECTS)
+    for f in ("val_objects", "test_objects"):
+        bad = sorted(set(d[f]) - known) if d.root == "" else []
+        if bad or not len(d[f]):
+            raise ConfigError(f"config.data.{f} = {tuple(d[f])!r} is invalid: allowed a non-empty subset "
+                              f"of the MBII objects {sorted(known)}")
+    overlap = set(d.val_objects) & set(d.test_objects)
+    if overlap:
+        raise ConfigError(f"config.data.val_objects and test_objects overlap on {sorted(overlap)}: the "
+                          "test objects must never influence β")
+
+
 def build(config) -> Setup:
+    validate(config)
     d = config.data
     size = int(d.size)
     root = d.root or mbii.default_root()
@@ -31,9 +58,6 @@ def build(config) -> Setup:
     init_fn, apply_fn, task = network_and_task(config)
     val = mbii.load_objects(root, list(d.val_objects), input=d.input, size=size)
     test = mbii.load_objects(root, list(d.test_objects), input=d.input, size=size)
-    overlap = set(d.val_objects) & set(d.test_objects)
-    if overlap:
-        raise ValueError(f"config.data.val_objects and test_objects overlap: {sorted(overlap)}")
     return Setup(sampler=sampler, task=task, init_fn=init_fn, apply_fn=apply_fn,
                  input_shape=(1, size, size, 1), val=val, tests={"mbii_test": test},
                  beta0=sampler.default_beta(), draw_samples=draw_samples,
