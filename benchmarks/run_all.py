@@ -1,0 +1,88 @@
+"""Run every benchmark and write benchmarks/results/summary.json and the table in benchmarks/README.md.
+
+    python benchmarks/run_all.py [--quick]
+
+Each entry is {"figure", "goal", "measured", "met"}; every figure is a ratio measured within one
+run of its script (this machine is noisy, absolute times are not comparable across runs).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, "results")
+SCRIPTS = ["unroll.py", "host_bridge.py", "train_step.py", "render.py", "outer_step.py"]
+BEGIN, END = "<!-- summary:begin -->", "<!-- summary:end -->"
+
+
+def load(name):
+    with open(os.path.join(RESULTS, name)) as f:
+        return json.load(f)
+
+
+def entries() -> list[dict]:
+    out = []
+    u = load("unroll.json")
+    out.append({"figure": "meta-gradient time / K plain SGD steps (toy net)", "goal": "<= 2.5",
+                "measured": round(u["ratio_meta_over_plain"], 2), "met": u["ratio_meta_over_plain"] <= 2.5})
+    if os.path.exists(os.path.join(RESULTS, "unroll_hourglass.json")):
+        h = load("unroll_hourglass.json")
+        out.append({"figure": "meta-gradient time / K plain SGD steps (hourglass)", "goal": "<= 2.5",
+                    "measured": round(h["ratio_meta_over_plain"], 2), "met": h["ratio_meta_over_plain"] <= 2.5})
+        r = h["memory_per_step_over_state"]["remat"]
+        out.append({"figure": "remat memory per extra unrolled step / (params + opt state) (hourglass)",
+                    "goal": "<= 3", "measured": round(r, 2), "met": r <= 3})
+    b = load("host_bridge.json")
+    out.append({"figure": "overlapped (pool) outer step / sequential host calls", "goal": "< 1 (informative)",
+                "measured": round(b["overlapped_over_sequential"], 2), "met": b["overlapped_over_sequential"] < 1})
+    t = load("train_step.json")
+    out.append({"figure": "hourglass SGD step FLOP/s / dominant conv FLOP/s (GroupNorm)", "goal": ">= 0.5",
+                "measured": round(t["group"]["ratio"], 2), "met": t["group"]["ratio"] >= 0.5})
+    out.append({"figure": "hourglass SGD step FLOP/s / dominant conv FLOP/s (no norm)", "goal": ">= 0.5",
+                "measured": round(t["none"]["ratio"], 2), "met": t["none"]["ratio"] >= 0.5})
+    r = load("render.json")
+    out.append({"figure": "renders/s with 2 workers / with 1 worker", "goal": ">= 1.8",
+                "measured": round(r["speedup_2_over_1"], 2), "met": r["speedup_2_over_1"] >= 1.8})
+    out.append({"figure": "pool (1 worker) time / bare in-process loop - 1", "goal": "<= 0.10",
+                "measured": round(r["pool_overhead"], 3), "met": r["pool_overhead"] <= 0.10})
+    o = load("outer_step.json")
+    out.append({"figure": "hybrid outer step wall / max(render, compute)" + (" (small config)" if o["quick"] else ""),
+                "goal": "<= 1.15", "measured": round(o["ratio_wall_over_max"], 2), "met": o["ratio_wall_over_max"] <= 1.15})
+    return out
+
+
+def write_table(rows):
+    lines = ["| figure | goal | measured | met |", "|---|---|---|---|"]
+    lines += [f"| {r['figure']} | {r['goal']} | {r['measured']} | {'yes' if r['met'] else 'no'} |" for r in rows]
+    path = os.path.join(HERE, "README.md")
+    text = open(path).read()
+    head, rest = text.split(BEGIN)
+    _, tail = rest.split(END)
+    with open(path, "w") as f:
+        f.write(head + BEGIN + "\n" + "\n".join(lines) + "\n" + END + tail)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    extra = ["--quick"] if a.quick else []
+    for script in SCRIPTS:
+        print(f"== {script}", flush=True)
+        subprocess.run([sys.executable, os.path.join(HERE, script), *extra], check=True)
+    print("== unroll.py --model hourglass", flush=True)
+    subprocess.run([sys.executable, os.path.join(HERE, "unroll.py"), "--model", "hourglass", *extra], check=True)
+    rows = entries()
+    with open(os.path.join(RESULTS, "summary.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    write_table(rows)
+    for r in rows:
+        print(f"{'MET ' if r['met'] else 'MISS'} {r['figure']}: {r['measured']} (goal {r['goal']})")
+
+
+if __name__ == "__main__":
+    main()
