@@ -175,6 +175,8 @@ def train_and_evaluate(config, workdir, engine: Engine, setup, row: str, method_
     finally:
         writer.close()
         bar.close()
+        if hasattr(method, "close"):
+            method.close(engine)
     if not last_test:  # resumed after the last step: re-evaluate from the restored weights
         last_test = {name: engine.evaluate(state.params, data) for name, data in setup.tests.items()}
     timings = log.last_timings()
@@ -191,18 +193,19 @@ def train_and_evaluate(config, workdir, engine: Engine, setup, row: str, method_
 def _loop(config, engine, setup, row, method, method_name, state, ckpt, log, bar, writer, sigterm,
           wall0, render0, compute0, last_test, beta_error):
     t_start, render_start = time.perf_counter(), engine.pool.render_s
-    compute_total = compute0
+    compute_total, own_render = compute0, 0.0   # own_render: methods with a pool of their own
     while state.step < config.outer_steps:
         if config.budget_s and wall0 + time.perf_counter() - t_start >= config.budget_s:
             break
         state, info = method.step(engine, state)
         state = state.replace(step=state.step + 1)
         compute_total += info.pop("compute_s")
+        own_render += info.pop("render_s", 0.0)
         rec = {"step": state.step, "row": row, "method": method_name,
                "beta": np.asarray(state.beta).tolist(), **info,
                "skipped_updates": int(state.skipped_updates),
                "wall_s": wall0 + time.perf_counter() - t_start,
-               "render_s": render0 + engine.pool.render_s - render_start,
+               "render_s": render0 + engine.pool.render_s - render_start + own_render,
                "compute_s": compute_total,
                "render_faults": {k: int(v) for k, v in getattr(engine.pool, "stats", {}).items()
                                  if k in ("worker_crashes", "timeouts", "restarts", "retries", "failed_jobs")}}

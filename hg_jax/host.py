@@ -84,6 +84,13 @@ class PendingBatches:
         beta = np.asarray(beta, np.float64)
         self._pending = pool.submit([(beta, int(s)) for s in seeds.ravel()])
 
+    @classmethod
+    def from_jobs(cls, pool, jobs, shape) -> "PendingBatches":
+        """One (β, seed) job per sample, e.g. a different shape genome per sample."""
+        self = cls.__new__(cls)
+        self.shape, self._pending = tuple(shape), pool.submit(list(jobs))
+        return self
+
     def result(self) -> dict:
         samples = self._pending.result()
         for i, s in enumerate(samples[:1]):

@@ -9,7 +9,7 @@ from hg_jax.methods.base import available
 from tests.conftest import load_config
 
 
-@pytest.mark.parametrize("method", [m for m in available() if m != "evolution"])
+@pytest.mark.parametrize("method", [m for m in available() if m != "evolution"])  # evolution: CSG only, below
 def test_every_method_runs_two_steps(method, tmp_path):
     c = load_config("toy", "small")
     c.method, c.outer_steps, c.eval_every, c.hybrid.num_directions = method, 2, 1, 2
@@ -25,3 +25,21 @@ def test_every_method_runs_two_steps(method, tmp_path):
         assert lines[0]["beta"] != lines[1]["beta"]          # updated at every step
     if method == "random_beta":                              # drawn away from β0, then fixed
         assert rep["beta_error"]["end"] != pytest.approx(beta0)
+
+
+@pytest.mark.slow
+def test_evolution_runs_two_steps_on_the_csg_experiment(tmp_path):
+    c = load_config("mbii", "small")
+    c.method, c.outer_steps, c.eval_every, c.hybrid.num_directions = "evolution", 2, 1, 2
+    run(c, str(tmp_path))
+    lines = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
+    assert [l["step"] for l in lines] == [1, 2]
+    assert all(len(l["candidate_losses"]) == 2 and np.all(np.isfinite(l["candidate_losses"])) for l in lines)
+    assert lines[-1]["render_s"] > 0 and lines[0]["beta"] == lines[1]["beta"]
+
+
+def test_evolution_refuses_a_non_csg_experiment(tmp_path):
+    c = load_config("toy", "small")
+    c.method = "evolution"
+    with pytest.raises(ValueError, match="needs a CSG experiment"):
+        run(c, str(tmp_path))

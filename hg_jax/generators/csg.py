@@ -158,6 +158,10 @@ class CSGGenerator:
     # ---- scene ---------------------------------------------------------------------------------
     def generate(self, beta, seed: int) -> Scene:
         mesh, meta = self.shape(beta, seed)
+        return self.frame(mesh, seed, {k: meta[k] for k in ("csg_nodes", "csg_fallbacks")})
+
+    def frame(self, mesh: trimesh.Trimesh, seed: int, meta: dict | None = None) -> Scene:
+        """Pose (random rotation), centre and scale a mesh, and light it, from the seed's draws."""
         r = self.draws(seed)
         v = mesh.vertices @ primitives.uniform_rotation(r["pose"]).T
         v = v - 0.5 * (v.min(0) + v.max(0))
@@ -175,4 +179,4 @@ class CSGGenerator:
         return Scene(meshes=(MeshPart(v, np.asarray(mesh.faces)),),
                      camera=Camera(look_at(eye, (0, 0, 0)), yfov=self.yfov),
                      lights=tuple(lights), width=self.image_size, height=self.image_size,
-                     meta={k: meta[k] for k in ("csg_nodes", "csg_fallbacks")})
+                     meta=dict(meta or {}))

@@ -3,7 +3,9 @@
 A method is ``init(engine, state) -> state`` and ``step(engine, state) -> (state, info)``: one outer
 step given the engine (pool, network, task, jitted pieces) and the frozen state. ``info`` holds at
 least ``val_loss`` and ``compute_s`` (seconds blocked on network compute this step); the experiment
-loop adds render seconds from the pool. A new method is a new file plus a ``register`` line.
+loop adds render seconds from the pool (a method rendering through a pool of its own reports them
+as ``render_s`` and frees it in an optional ``close(engine)``). A new method is a new file plus a
+``register`` line.
 """
 from __future__ import annotations
 
