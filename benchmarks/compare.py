@@ -68,7 +68,7 @@ def main():
     ap.add_argument("--config", default=os.path.join(ROOT, "configs", "mbii.py"))
     ap.add_argument("--budget-s", type=float, default=600.0)
     ap.add_argument("--methods", default="hybrid,random_search,reinforce,evolution")
-    ap.add_argument("--random-betas", type=int, default=10)
+    ap.add_argument("--random-betas", type=int, default=10, help="Table 1 protocol: how many random β")
     ap.add_argument("--workdir", default=os.path.join(ROOT, "runs", "compare"))
     args = ap.parse_args()
     from hg_jax.methods.base import available
@@ -80,6 +80,15 @@ def main():
     unknown = sorted(set(methods) - set(available()))
     if unknown:
         sys.exit(f"--methods: {unknown} not in {available()}")
+    # Equal accounting of steady-state cost: every method's jitted functions are compiled once in a
+    # throw-away warm-up row and then loaded from JAX's persistent cache, so no budget pays for XLA
+    # compilation (which differs a lot between a meta-gradient and a plain training unroll).
+    import jax
+    jax.config.update("jax_compilation_cache_dir", os.path.join(args.workdir, "jax_cache"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    for m in sorted(set(methods) | ({"random_beta", "hybrid"} if args.random_betas else set())):
+        run_row(config, os.path.join(args.workdir, "warmup", m), method=m, outer_steps=1, baselines=(),
+                eval_every=1)
     rows, curves = {}, {}
     for m in methods:
         rep, lines = run_row(config, os.path.join(args.workdir, m), method=m, **common)
