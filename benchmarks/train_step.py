@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -21,26 +20,12 @@ import numpy as np
 import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import flops, median_time  # noqa: E402
 from hg_jax import unroll  # noqa: E402
 from hg_jax.models.hourglass import make_model  # noqa: E402
 from hg_jax.tasks.normals import NormalsTask  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-
-
-def median_time(f, *args, reps=5):
-    jax.block_until_ready(f(*args))
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        jax.block_until_ready(f(*args))
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts))
-
-
-def flops(compiled) -> float:
-    ca = compiled.cost_analysis()
-    return float((ca[0] if isinstance(ca, (list, tuple)) else ca)["flops"])
 
 
 def step_figures(norm, a, reps):

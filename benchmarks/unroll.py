@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +20,7 @@ import numpy as np
 import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import median_time  # noqa: E402
 from hg_jax import unroll  # noqa: E402
 from hg_jax.tasks.regression import RegressionTask  # noqa: E402
 
@@ -42,16 +42,6 @@ def batches(k, b, hwc, out_c, rng):
     x = rng.uniform(size=(k, b) + hwc).astype(np.float32)
     t = rng.normal(size=(k, b) + hwc[:2] + (out_c,)).astype(np.float32)
     return {"image": jnp.asarray(x), "target": jnp.asarray(t), "mask": jnp.ones((k, b) + hwc[:2] + (1,))}
-
-
-def timeit(f, *args, reps=3):
-    jax.block_until_ready(f(*args))
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        jax.block_until_ready(f(*args))
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts))
 
 
 def memory_bytes(compiled) -> int:
@@ -79,9 +69,9 @@ def main():
     meta = unroll.make_meta_grad(train_loss=tl, val_loss=vl, optimizer=opt)
     meta_remat = unroll.make_meta_grad(train_loss=tl, val_loss=vl, optimizer=opt, remat=True)
     reps = 2 if args.quick else 5
-    t_plain = timeit(plain, params, s0, X, reps=reps)
-    t_meta = timeit(meta, params, s0, X, val, reps=reps)
-    t_meta_remat = timeit(meta_remat, params, s0, X, val, reps=reps)
+    t_plain = median_time(plain, params, s0, X, reps=reps)
+    t_meta = median_time(meta, params, s0, X, val, reps=reps)
+    t_meta_remat = median_time(meta_remat, params, s0, X, val, reps=reps)
 
     ks = (4, 16) if args.quick else (4, 16, 64)
     memory = {}

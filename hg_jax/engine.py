@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from hg_jax import unroll
+from hg_jax import hybrid, unroll
 from hg_jax.host import PendingBatches, seeds_from_key
 from hg_jax.state import OuterState
 
@@ -68,6 +68,35 @@ class Engine:
 
     def render(self, beta, seeds) -> PendingBatches:
         return PendingBatches(self.pool, beta, seeds)
+
+    def submit_perturbed(self, state: OuterState, signs=(1, -1)):
+        """This step's directions δ_j, and renders of f(β, r) and f(β + s·δ_j, r) for every sign s,
+        all with the step's seeds r (common random numbers). Everything is submitted at once, so
+        the pool renders while the caller computes."""
+        k_seed, k_dir, _ = self.step_keys(state)
+        seeds = self.seeds(k_seed)
+        deltas = hybrid.directions(k_dir, self.num_directions, self.schema.size, self.sigma)
+        base = self.render(state.beta, seeds)
+        perturbed = [tuple(self.render(state.beta + s * d, seeds) for s in signs) for d in deltas]
+        return deltas, base, perturbed
+
+    def candidate_loss(self, state: OuterState, pending) -> tuple[float, float]:
+        """(L, compute seconds) of the current network trained K steps on ``pending``'s renders;
+        the trained weights are discarded (black-box methods score candidates this way)."""
+        X = pending.result()
+        t = time.perf_counter()
+        L = float(self.train_only(state.params, state.inner_opt_state, X, self.val_batch)[0])
+        return L, time.perf_counter() - t
+
+    def continue_training(self, state: OuterState, pending):
+        """Train on ``pending``'s renders and keep the weights (incremental training, Eq. 11).
+        -> (state, L, mean train loss, compute seconds)."""
+        X = pending.result()
+        t = time.perf_counter()
+        L, params, opt_state, losses = jax.block_until_ready(
+            self.train_only(state.params, state.inner_opt_state, X, self.val_batch))
+        return (state.replace(params=params, inner_opt_state=opt_state), float(L),
+                float(np.mean(losses)), time.perf_counter() - t)
 
     # ---- device side -------------------------------------------------------------------------
     def apply_beta_gradient(self, state: OuterState, g: np.ndarray) -> tuple[OuterState, bool]:

@@ -4,17 +4,24 @@
     P → sphere | cube | truncated_cone | tetrahedron;  T → attach · rand_transl · rand_rotate · rand_scale
 
 β holds (1) the rule probabilities (expand vs terminal, union vs subtract, which primitive), (2) the
-log-normal primitive parameters (mean and spread of the log) and (3) the log-normal transformation
-parameters. Expansion stops at ``max_depth``.
+primitive parameters and (3) the transformation parameters, each a (mean, spread) of the log of a
+log-normal value; the cone's top/bottom radius ratio is logit-normal instead, so that it stays in
+(0, 1). Expansion stops at ``max_depth``, where E must be P.
+
+T: the right child is scaled (isotropic), rotated (uniform axis, log-normal angle), then centred on
+the parent's surface at the outermost point along a uniform random direction u, and pushed out
+along u by a log-normal offset (primitives.surface_point says why not a face picked by area).
 
 Common random numbers: node i of the complete binary tree of depth ``max_depth`` (heap order,
 root 1) owns a fixed block of uniforms and standard normals, drawn from ``seed`` up front whether
 or not the node is used. Discrete choices are inverse CDFs of those uniforms under β's
 probabilities; continuous values are exp(μ + σ·z) of those normals. So f(β, r) is bit-identical
 across calls, continuous in β, and changes topology only where a uniform crosses a threshold.
+Pose and lights come from the seed only (not in β).
 
 Boolean policy: a union/subtraction whose result is empty, not watertight or raises falls back to
-the left operand; ``scene.meta["csg_fallbacks"]`` counts it.
+the left operand; ``scene.meta["csg_fallbacks"]`` counts it, ``scene.meta["csg_nodes"]`` counts
+the expanded tree's nodes.
 """
 from __future__ import annotations
 
@@ -36,31 +43,55 @@ SCHEMA = BetaSchema.of(
     *[f for name in _LOGNORMALS for f in ((f"{name}_mu", 1, "real"), (f"{name}_sigma", 1, "positive"))],
 )
 
-# per-node random block layout
-_U = {"expand": 0, "op": 1, "prim": 2, "face": 3, "bary0": 4, "bary1": 5}
+# Per-node random block layout: uniforms for the discrete choices, standard normals for the
+# continuous values and two random directions (rotation axis, attachment direction).
+_U = {"expand": 0, "op": 1, "prim": 2}
 _Z = {"sphere_radius": 0, "box_extent": slice(1, 4), "cone_radius": 4, "cone_height": 5,
-      "cone_top_ratio": 6, "tetra_size": 7, "offset": 8, "angle": 9, "scale": 10, "axis": slice(11, 14)}
-_NU, _NZ = 6, 14
+      "cone_top_ratio": 6, "tetra_size": 7, "offset": 8, "angle": 9, "scale": 10,
+      "axis": slice(11, 14), "attach": slice(14, 17)}
+_NU, _NZ = 3, 17
 
 
 @dataclasses.dataclass(frozen=True)
 class CSGGenerator:
     max_depth: int = 2
     image_size: int = 64
-    camera_distance: float = 3.6
+    camera_distance: float = 3.6        # the framed shape fits in the unit sphere
     yfov: float = 0.6
+    min_lights: int = 1
     max_lights: int = 2
-    light_intensity: float = 3.0
-    sphere_subdivisions: int = 3
+    light_cone_deg: float = 60.0        # lights come from within this angle of the view axis
+    light_intensity: float = 3.0        # shared by the lights of a scene
+    sphere_subdivisions: int = 3        # icosphere: 1280 faces at 3
+    cone_sections: int = 32
     schema: BetaSchema = SCHEMA
 
     def __post_init__(self):
-        if not 0 <= self.max_depth <= 6:
-            raise ValueError(f"CSGGenerator.max_depth must be in [0, 6], got {self.max_depth}")
+        if not (isinstance(self.max_depth, int) and 0 <= self.max_depth <= 6):
+            raise ValueError(f"CSGGenerator.max_depth must be an int in [0, 6], got {self.max_depth!r}")
+        if self.image_size < 8:
+            raise ValueError(f"CSGGenerator.image_size must be >= 8, got {self.image_size}")
+        if not 1 <= self.min_lights <= self.max_lights:
+            raise ValueError(f"CSGGenerator lights: need 1 <= min_lights <= max_lights, got "
+                             f"{self.min_lights}, {self.max_lights}")
+        if not 0 <= self.light_cone_deg <= 90:
+            raise ValueError(f"CSGGenerator.light_cone_deg must be in [0, 90], got {self.light_cone_deg}")
+        if not 0 <= self.sphere_subdivisions <= 4:
+            raise ValueError(f"CSGGenerator.sphere_subdivisions must be in [0, 4], got "
+                             f"{self.sphere_subdivisions}")
+        if self.cone_sections < 3:
+            raise ValueError(f"CSGGenerator.cone_sections must be >= 3, got {self.cone_sections}")
+        if not (0 < self.yfov < np.pi and self.camera_distance * np.sin(self.yfov / 2) > 1):
+            raise ValueError(f"CSGGenerator: camera_distance {self.camera_distance} with yfov {self.yfov} "
+                             "crops the unit sphere the shape is framed in; need distance·sin(yfov/2) > 1")
+        if self.schema != SCHEMA:
+            raise ValueError("CSGGenerator.schema is fixed by the grammar; do not pass another")
 
     def default_beta(self) -> np.ndarray:
+        """Shapes of moderate complexity: at depth 2 about 1.3 booleans per shape, 40% single
+        primitives; children 0.7x the parent's size, turned by about 35°."""
         return SCHEMA.unconstrain({
-            "p_expand": 0.5, "p_union": 0.6, "primitive": [0.25, 0.25, 0.25, 0.25],
+            "p_expand": 0.6, "p_union": 0.6, "primitive": [0.25, 0.25, 0.25, 0.25],
             "sphere_radius_mu": np.log(0.5), "sphere_radius_sigma": 0.3,
             "box_extent_mu": np.log(0.8), "box_extent_sigma": 0.3,
             "cone_radius_mu": np.log(0.45), "cone_radius_sigma": 0.3,
@@ -76,27 +107,34 @@ class CSGGenerator:
     def draws(self, seed: int) -> dict:
         """Everything random about a sample, drawn from the seed alone (never from β)."""
         rng = np.random.default_rng(seed)
-        slots = 2 ** (self.max_depth + 1)
+        slots = 2 ** (self.max_depth + 1)       # heap slots 1 .. 2^(d+1) - 1; slot 0 unused
         return {"u": rng.uniform(size=(slots, _NU)), "z": rng.standard_normal((slots, _NZ)),
                 "pose": rng.standard_normal(4), "light_u": rng.uniform(size=(self.max_lights, 3))}
 
     # ---- grammar -------------------------------------------------------------------------------
     def shape(self, beta, seed: int) -> tuple[trimesh.Trimesh, dict]:
-        """The CSG mesh before normalisation, and counters/parameters for tests and logs."""
+        """The CSG mesh before posing and normalisation, and what the grammar chose.
+
+        meta: ``csg_nodes``, ``csg_fallbacks``; ``primitives`` (kinds, in expansion order),
+        ``params`` ((kind, [values]) in world units before normalisation) and ``transforms``
+        ((scale, angle, offset) per boolean), for tests and logs.
+        """
         self.schema.check(beta, "beta")
         p = SCHEMA.constrained(np.asarray(beta, np.float64))
         r = self.draws(seed)
-        meta = {"csg_nodes": 0, "csg_fallbacks": 0, "primitives": [], "params": []}
+        meta = {"csg_nodes": 0, "csg_fallbacks": 0, "primitives": [], "params": [], "transforms": []}
         mesh = self._expand(1, 0, p, r, meta)
         return mesh, meta
 
-    def _lognormal(self, p, name, z):
+    @staticmethod
+    def _lognormal(p, name, z):
         return np.exp(p[f"{name}_mu"][0] + p[f"{name}_sigma"][0] * z)
 
     def _primitive(self, node, p, r, meta) -> trimesh.Trimesh:
         z = r["z"][node]
         cdf = np.cumsum(p["primitive"])
-        kind = PRIMITIVES[min(int(np.searchsorted(cdf, r["u"][node, _U["prim"]] * cdf[-1], side="right")), 3)]
+        i = int(np.searchsorted(cdf, r["u"][node, _U["prim"]] * cdf[-1], side="right"))
+        kind = PRIMITIVES[min(i, len(PRIMITIVES) - 1)]
         if kind == "sphere":
             value = self._lognormal(p, "sphere_radius", z[_Z["sphere_radius"]])
             mesh = primitives.sphere(value, self.sphere_subdivisions)
@@ -107,7 +145,7 @@ class CSGGenerator:
             ratio_logit = p["cone_top_ratio_mu"][0] + p["cone_top_ratio_sigma"][0] * z[_Z["cone_top_ratio"]]
             value = (self._lognormal(p, "cone_radius", z[_Z["cone_radius"]]), 1 / (1 + np.exp(-ratio_logit)),
                      self._lognormal(p, "cone_height", z[_Z["cone_height"]]))
-            mesh = primitives.truncated_cone(*value)
+            mesh = primitives.truncated_cone(*value, sections=self.cone_sections)
         else:
             value = self._lognormal(p, "tetra_size", z[_Z["tetra_size"]])
             mesh = primitives.tetrahedron(value)
@@ -122,7 +160,7 @@ class CSGGenerator:
             return self._primitive(node, p, r, meta)
         left = self._expand(2 * node, depth + 1, p, r, meta)
         right = self._expand(2 * node + 1, depth + 1, p, r, meta)
-        right = self._transform(node, left, right, p, r)
+        right = self._transform(node, left, right, p, r, meta)
         union = u[_U["op"]] < p["p_union"][0]
         try:
             out = (trimesh.boolean.union if union else trimesh.boolean.difference)(
@@ -135,24 +173,17 @@ class CSGGenerator:
             return left
         return out
 
-    def _transform(self, node, parent, child, p, r) -> trimesh.Trimesh:
-        """T: scale, rotate, then attach at a surface point of the parent, offset along its normal."""
-        z, u = r["z"][node], r["u"][node]
+    def _transform(self, node, parent, child, p, r, meta) -> trimesh.Trimesh:
+        """T = attach · translate · rotate · scale, applied to the child."""
+        z = r["z"][node]
         scale = self._lognormal(p, "scale", z[_Z["scale"]])
         angle = self._lognormal(p, "angle", z[_Z["angle"]])
         offset = self._lognormal(p, "offset", z[_Z["offset"]])
-        areas = parent.area_faces
-        cdf = np.cumsum(areas) / areas.sum()
-        face = min(int(np.searchsorted(cdf, u[_U["face"]], side="right")), len(areas) - 1)
-        a, b = u[_U["bary0"]], u[_U["bary1"]]
-        if a + b > 1:
-            a, b = 1 - a, 1 - b
-        tri = parent.vertices[parent.faces[face]]
-        point = tri[0] + a * (tri[1] - tri[0]) + b * (tri[2] - tri[0])
-        normal = parent.face_normals[face]
+        point, direction = primitives.surface_point(parent, z[_Z["attach"]])
         m = np.eye(4)
         m[:3, :3] = primitives.rotation(z[_Z["axis"]], angle) * scale
-        m[:3, 3] = point + offset * normal
+        m[:3, 3] = point + offset * direction
+        meta["transforms"].append((float(scale), float(angle), float(offset)))
         return child.copy().apply_transform(m)
 
     # ---- scene ---------------------------------------------------------------------------------
@@ -161,22 +192,26 @@ class CSGGenerator:
         return self.frame(mesh, seed, {k: meta[k] for k in ("csg_nodes", "csg_fallbacks")})
 
     def frame(self, mesh: trimesh.Trimesh, seed: int, meta: dict | None = None) -> Scene:
-        """Pose (random rotation), centre and scale a mesh, and light it, from the seed's draws."""
+        """Pose (uniform random rotation), centre and scale a mesh into the unit sphere, and light
+        it, all from the seed's draws. The camera sits at ``camera_distance`` on +z looking at the
+        origin, so the world frame is the camera frame."""
         r = self.draws(seed)
         v = mesh.vertices @ primitives.uniform_rotation(r["pose"]).T
         v = v - 0.5 * (v.min(0) + v.max(0))
         v = v / max(np.linalg.norm(v, axis=1).max(), 1e-9)      # bounding sphere radius 1
         eye = np.array([0.0, 0.0, self.camera_distance])
+        span = self.max_lights - self.min_lights + 1
+        n_lights = self.min_lights + min(int(r["light_u"][0, 0] * span), span - 1)
+        cos_max = np.cos(np.radians(self.light_cone_deg))
         lights = []
-        n_lights = 1 + int(r["light_u"][0, 0] * self.max_lights) if self.max_lights > 1 else 1
-        for k in range(min(n_lights, self.max_lights)):
-            # a direction towards the light, uniform on the cap within 60° of the camera axis
-            cos_t = 1 - r["light_u"][k, 1] * (1 - np.cos(np.radians(60)))
+        for k in range(n_lights):
+            # direction towards the light, uniform on the cap around the view axis
+            cos_t = 1 - r["light_u"][k, 1] * (1 - cos_max)
             phi = 2 * np.pi * r["light_u"][k, 2]
-            sin_t = np.sqrt(1 - cos_t ** 2)
+            sin_t = np.sqrt(max(1 - cos_t ** 2, 0.0))
             to_light = np.array([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t])
             lights.append(Light(tuple(-to_light), intensity=self.light_intensity / n_lights))
         return Scene(meshes=(MeshPart(v, np.asarray(mesh.faces)),),
                      camera=Camera(look_at(eye, (0, 0, 0)), yfov=self.yfov),
-                     lights=tuple(lights), width=self.image_size, height=self.image_size,
+                     lights=tuple(lights), ambient=0.0, width=self.image_size, height=self.image_size,
                      meta=dict(meta or {}))

@@ -1,4 +1,5 @@
-"""Watertight primitive meshes for the CSG grammar, centred at the origin (numpy + trimesh)."""
+"""Watertight primitive meshes for the CSG grammar, centred at the origin, and the geometry the
+grammar's transformations need (rotations, the attachment point). numpy + trimesh, no jax."""
 from __future__ import annotations
 
 import numpy as np
@@ -54,3 +55,34 @@ def uniform_rotation(four_normals: np.ndarray) -> np.ndarray:
     q = np.asarray(four_normals, np.float64)
     q = q / max(np.linalg.norm(q), 1e-12)
     return trimesh.transformations.quaternion_matrix(q)[:3, :3]
+
+
+def surface_point(mesh: trimesh.Trimesh, direction_normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The outermost surface point of ``mesh`` seen along a random direction, and that direction.
+
+    A ray from far outside, aimed back at the bounding-box centre along the direction ``u`` given
+    by three standard normals, hits the surface first at a point that moves continuously with the
+    vertices, whatever the triangulation. (Picking a face by an area CDF does not: a boolean that
+    re-triangulates its result under a tiny change of β sends the same uniform to a far-away face,
+    which breaks common random numbers.) Returns (point, u); callers offset along u, which is
+    continuous too, unlike the hit face's normal.
+    """
+    u = np.asarray(direction_normals, np.float64)
+    u = u / max(np.linalg.norm(u), 1e-12)
+    centre = 0.5 * (mesh.bounds[0] + mesh.bounds[1])
+    origin = centre + 2.0 * (np.linalg.norm(mesh.vertices - centre, axis=1).max() + 1e-9) * u
+    tri, n = mesh.triangles, mesh.face_normals
+    # ray origin - t u against every face plane: a single ray over a few thousand faces is cheaper
+    # in numpy than building trimesh's per-mesh r-tree (~4 ms) for it
+    denom = -(n @ u)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.einsum("ij,ij->i", tri[:, 0] - origin, n) / denom
+    hits = origin - t[:, None] * u
+    ok = (np.abs(denom) > 1e-12) & (t > 0)
+    bary = trimesh.triangles.points_to_barycentric(tri[ok], hits[ok])
+    inside = np.flatnonzero(ok)[np.all(bary >= -1e-9, axis=1)]
+    if len(inside):
+        return hits[inside[np.argmin(t[inside])]], u
+    # the line misses (a centre left empty by a subtraction): the surface point nearest to it
+    closest, _, _ = trimesh.proximity.closest_point(mesh, origin[None])
+    return closest[0], u

@@ -10,8 +10,6 @@ with the worst recorded fitness. Only for CSG setups (the experiment's sampler m
 """
 from __future__ import annotations
 
-import time
-
 import jax
 import numpy as np
 
@@ -78,20 +76,10 @@ class Evolution:
         for c in candidates:   # even samples show the candidate, odd ones the population
             genomes = [c if i % 2 == 0 else pop[order[(i // 2) % len(pop)]] for i in range(seeds.size)]
             mixed.append(self._render(pool, genomes, seeds))
-        compute_s = 0.0
-        X = base.result()
-        t = time.perf_counter()
-        L, params, opt_state, losses = jax.block_until_ready(
-            engine.train_only(state.params, state.inner_opt_state, X, engine.val_batch))
-        compute_s += time.perf_counter() - t
-        L = float(L)
-        scores = []
-        for pending in mixed:
-            Xc = pending.result()
-            t = time.perf_counter()
-            Lc, *_ = engine.train_only(state.params, state.inner_opt_state, Xc, engine.val_batch)
-            scores.append(float(Lc))
-            compute_s += time.perf_counter() - t
+        scored = [engine.candidate_loss(state, pending) for pending in mixed]
+        scores = [L for L, _ in scored]
+        state, L, train_loss, t = engine.continue_training(state, base)
+        compute_s = t + sum(s for _, s in scored)
         accepted = 0
         for i in np.argsort(scores):
             if scores[i] < L:
@@ -99,7 +87,6 @@ class Evolution:
                 if scores[i] < fitness[worst]:
                     pop[worst], fitness[worst] = candidates[i], scores[i]
                     accepted += 1
-        state = state.replace(params=params, inner_opt_state=opt_state,
-                              method_state={"population": pop, "fitness": fitness})
-        return state, {"val_loss": L, "train_loss": float(np.mean(losses)), "candidate_losses": scores,
+        state = state.replace(method_state={"population": pop, "fitness": fitness})
+        return state, {"val_loss": L, "train_loss": train_loss, "candidate_losses": scores,
                        "accepted": accepted, "compute_s": compute_s, "render_s": pool.render_s - render0}

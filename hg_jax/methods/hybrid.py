@@ -16,14 +16,8 @@ class Hybrid:
         return state
 
     def step(self, engine, state):
-        k_seed, k_dir, _ = engine.step_keys(state)
-        seeds = engine.seeds(k_seed)
-        deltas = hybrid.directions(k_dir, engine.num_directions, engine.schema.size, engine.sigma)
-        base = engine.render(state.beta, seeds)
-        # The ± renders do not depend on the network: submit them all now so worker processes
-        # render while the meta-gradient runs below.
-        pm = [(engine.render(state.beta + d, seeds), engine.render(state.beta - d, seeds))
-              for d in deltas]
+        # the ± renders do not depend on the network: they render while the meta-gradient runs
+        deltas, base, pm = engine.submit_perturbed(state)
         X = base.result()
         t = time.perf_counter()
         L, dX, params, opt_state, losses = engine.meta_grad(

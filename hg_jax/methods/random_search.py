@@ -8,12 +8,8 @@ then continues training on f(β, r) as in hybrid, so both carry the same weights
 """
 from __future__ import annotations
 
-import time
-
-import jax
 import numpy as np
 
-from hg_jax import hybrid
 from hg_jax.methods.base import register
 
 
@@ -23,29 +19,14 @@ class RandomSearch:
         return state
 
     def step(self, engine, state):
-        k_seed, k_dir, _ = engine.step_keys(state)
-        seeds = engine.seeds(k_seed)
-        deltas = hybrid.directions(k_dir, engine.num_directions, engine.schema.size, engine.sigma)
-        base = engine.render(state.beta, seeds)
-        pm = [(engine.render(state.beta + d, seeds), engine.render(state.beta - d, seeds)) for d in deltas]
-        compute_s = 0.0
-        diffs = []
+        deltas, base, pm = engine.submit_perturbed(state)
+        compute_s, diffs = 0.0, []
         for plus, minus in pm:
-            losses = []
-            for pending in (plus, minus):
-                X = pending.result()
-                t = time.perf_counter()
-                L, *_ = engine.train_only(state.params, state.inner_opt_state, X, engine.val_batch)
-                losses.append(float(L))
-                compute_s += time.perf_counter() - t
-            diffs.append(losses[0] - losses[1])
-        X = base.result()
-        t = time.perf_counter()
-        L, params, opt_state, train_losses = jax.block_until_ready(
-            engine.train_only(state.params, state.inner_opt_state, X, engine.val_batch))
-        compute_s += time.perf_counter() - t
+            (lp, tp), (lm, tm) = engine.candidate_loss(state, plus), engine.candidate_loss(state, minus)
+            diffs.append(lp - lm)
+            compute_s += tp + tm
+        state, L, train_loss, t = engine.continue_training(state, base)
         g = (np.asarray(diffs)[:, None] * deltas).sum(0) / (2 * len(deltas) * engine.sigma ** 2)
-        state = state.replace(params=params, inner_opt_state=opt_state)
         state, applied = engine.apply_beta_gradient(state, g)
-        return state, {"val_loss": float(L), "train_loss": float(np.mean(train_losses)),
-                       "beta_grad": g.tolist(), "beta_update_applied": applied, "compute_s": compute_s}
+        return state, {"val_loss": L, "train_loss": train_loss, "beta_grad": g.tolist(),
+                       "beta_update_applied": applied, "compute_s": compute_s + t}

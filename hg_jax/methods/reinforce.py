@@ -7,12 +7,8 @@ in the method state). The network then continues on f(β, r), as for the other m
 """
 from __future__ import annotations
 
-import time
-
-import jax
 import numpy as np
 
-from hg_jax import hybrid
 from hg_jax.methods.base import register
 
 BASELINE_DECAY = 0.9
@@ -24,32 +20,17 @@ class Reinforce:
         return state.replace(method_state={"baseline": np.float64(np.nan)})
 
     def step(self, engine, state):
-        k_seed, k_dir, _ = engine.step_keys(state)
-        seeds = engine.seeds(k_seed)
-        deltas = hybrid.directions(k_dir, engine.num_directions, engine.schema.size, engine.sigma)
-        base = engine.render(state.beta, seeds)
-        cands = [engine.render(state.beta + d, seeds) for d in deltas]
-        compute_s, losses = 0.0, []
-        for pending in cands:
-            X = pending.result()
-            t = time.perf_counter()
-            L, *_ = engine.train_only(state.params, state.inner_opt_state, X, engine.val_batch)
-            losses.append(float(L))
-            compute_s += time.perf_counter() - t
-        losses = np.asarray(losses)
+        deltas, base, cands = engine.submit_perturbed(state, signs=(1,))
+        scored = [engine.candidate_loss(state, pending) for (pending,) in cands]
+        losses = np.array([L for L, _ in scored])
         b = float(state.method_state["baseline"])
         if not np.isfinite(b):
             b = float(losses.mean())
         g = ((losses - b)[:, None] * deltas).mean(0) / engine.sigma ** 2
         new_b = BASELINE_DECAY * b + (1 - BASELINE_DECAY) * float(losses.mean())
-        X = base.result()
-        t = time.perf_counter()
-        L, params, opt_state, train_losses = jax.block_until_ready(
-            engine.train_only(state.params, state.inner_opt_state, X, engine.val_batch))
-        compute_s += time.perf_counter() - t
-        state = state.replace(params=params, inner_opt_state=opt_state,
-                              method_state={"baseline": np.float64(new_b)})
+        state, L, train_loss, t = engine.continue_training(state, base)
+        state = state.replace(method_state={"baseline": np.float64(new_b)})
         state, applied = engine.apply_beta_gradient(state, g)
-        return state, {"val_loss": float(L), "train_loss": float(np.mean(train_losses)),
-                       "beta_grad": g.tolist(), "beta_update_applied": applied,
-                       "reinforce_baseline": new_b, "compute_s": compute_s}
+        return state, {"val_loss": L, "train_loss": train_loss, "beta_grad": g.tolist(),
+                       "beta_update_applied": applied, "reinforce_baseline": new_b,
+                       "compute_s": sum(s for _, s in scored) + t}

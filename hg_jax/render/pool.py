@@ -21,6 +21,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -183,6 +184,17 @@ class RenderPool:
             return False
 
     def _collect(self, ids) -> list:
+        from tqdm import tqdm
+
+        # a progress bar only for long batches, and only on a terminal
+        bar = tqdm(total=len(ids), desc="render", leave=False, mininterval=1.0,
+                   disable=len(ids) < 64 or not sys.stderr.isatty())
+        try:
+            return self._wait(ids, bar)
+        finally:
+            bar.close()
+
+    def _wait(self, ids, bar) -> list:
         with self._lock:
             while True:
                 failed = [j for j in ids if j in self._errors]
@@ -197,6 +209,7 @@ class RenderPool:
                     return out
                 if self._closed:
                     raise RenderError("render pool closed with jobs pending")
+                bar.update(sum(j in self._results for j in ids) - bar.n)
                 self._lock.wait(timeout=0.5)
 
     def _replace(self, w: _Worker, reason: str):
