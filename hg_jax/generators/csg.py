@@ -116,13 +116,15 @@ class CSGGenerator:
         """The CSG mesh before posing and normalisation, and what the grammar chose.
 
         meta: ``csg_nodes``, ``csg_fallbacks``; ``primitives`` (kinds, in expansion order),
-        ``params`` ((kind, [values]) in world units before normalisation) and ``transforms``
-        ((scale, angle, offset) per boolean), for tests and logs.
+        ``params`` ((kind, [values]) in world units before normalisation), ``transforms``
+        ((scale, angle, offset) per boolean) and ``attach`` (the child's centre per boolean, in
+        the parent's frame), for tests and logs.
         """
         self.schema.check(beta, "beta")
         p = SCHEMA.constrained(np.asarray(beta, np.float64))
         r = self.draws(seed)
-        meta = {"csg_nodes": 0, "csg_fallbacks": 0, "primitives": [], "params": [], "transforms": []}
+        meta = {"csg_nodes": 0, "csg_fallbacks": 0, "primitives": [], "params": [], "transforms": [],
+                "attach": []}
         mesh = self._expand(1, 0, p, r, meta)
         return mesh, meta
 
@@ -184,6 +186,7 @@ class CSGGenerator:
         m[:3, :3] = primitives.rotation(z[_Z["axis"]], angle) * scale
         m[:3, 3] = point + offset * direction
         meta["transforms"].append((float(scale), float(angle), float(offset)))
+        meta["attach"].append(m[:3, 3].copy())
         return child.copy().apply_transform(m)
 
     # ---- scene ---------------------------------------------------------------------------------

@@ -75,14 +75,15 @@ def surface_point(mesh: trimesh.Trimesh, direction_normals: np.ndarray) -> tuple
     # ray origin - t u against every face plane: a single ray over a few thousand faces is cheaper
     # in numpy than building trimesh's per-mesh r-tree (~4 ms) for it
     denom = -(n @ u)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.einsum("ij,ij->i", tri[:, 0] - origin, n) / denom
-    hits = origin - t[:, None] * u
-    ok = (np.abs(denom) > 1e-12) & (t > 0)
-    bary = trimesh.triangles.points_to_barycentric(tri[ok], hits[ok])
-    inside = np.flatnonzero(ok)[np.all(bary >= -1e-9, axis=1)]
-    if len(inside):
-        return hits[inside[np.argmin(t[inside])]], u
+    ok = np.abs(denom) > 1e-12
+    t = np.full(len(n), -1.0)
+    t[ok] = np.einsum("ij,ij->i", tri[ok, 0] - origin, n[ok]) / denom[ok]
+    ok = np.flatnonzero(t > 0)
+    hits = origin - t[ok, None] * u
+    inside = np.all(trimesh.triangles.points_to_barycentric(tri[ok], hits) >= -1e-9, axis=1)
+    if inside.any():
+        first = np.argmin(np.where(inside, t[ok], np.inf))
+        return hits[first], u
     # the line misses (a centre left empty by a subtraction): the surface point nearest to it
     closest, _, _ = trimesh.proximity.closest_point(mesh, origin[None])
     return closest[0], u
