@@ -52,6 +52,9 @@ def main(argv):
             print(sweep.format_table(sweep.summary(workdir)))
         print(f"summary: python -m hg_jax.sweep summary {workdir}")
         return
+    from hg_jax.runtime import tune_malloc
+
+    tune_malloc()   # before jax allocates (hg_jax/runtime.py says why)
     from hg_jax.experiment import run  # after flag parsing: a bad flag fails before jax loads
 
     report = run(config, workdir)

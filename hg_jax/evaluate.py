@@ -2,6 +2,10 @@
 
     python -m hg_jax.evaluate --workdir runs/mbii --data ../shared/data/mbii [--objects cup2,deer]
                               [--input shading.png] [--format mbii] [--task normals]
+    python -m hg_jax.evaluate --workdir runs/nyu --data ../shared/data/rgbd --format rgbd
+    python -m hg_jax.evaluate --workdir runs/nyu --data nyu_depth_v2_labeled.mat --format nyu
+    python -m hg_jax.evaluate --workdir runs/faces --data ../shared/data/faces/scans --format scans
+    python -m hg_jax.evaluate --workdir runs/intrinsic --data ../shared/data/textured --format textured
 
 The network and its input size come from the workdir (report.json + latest checkpoint of the main
 row, or ``--row``); inputs are prepared exactly as in training. ``--format`` picks the folder
@@ -52,6 +56,60 @@ def _load_mbii(path, args, config):
                              size=size)
 
 
+@register_format("textured")
+def _load_textured(path, args, config):
+    """Textured meshes (OBJ + MTL + textures, folders or ShapeNet layout): ``--views`` random views
+    (seed 0) of the objects in turn, as the intrinsic experiment renders its real targets."""
+    from hg_jax.data import textured
+
+    task = args.task or _task_of(config)
+    if task != "intrinsic":
+        raise ValueError(f"--format textured gives intrinsic ground truth; --task {task!r} is not supported")
+    meshes = textured.load_textured_meshes(path, args.layout or "auto")
+    names = _names(args, sorted(m.name for m in meshes))
+    meshes = [m for m in meshes if m.name in names]
+    return textured.render_textured_views(0, meshes, int(args.views or 8 * len(meshes)),
+                                          int(config["data"]["size"]))
+
+
+@register_format("rgbd")
+def _load_rgbd(path, args, config):
+    """A folder of ``<name>_color.*`` + ``<name>_depth.*`` + intrinsics json (data/rgbd.py), or the
+    embedded frames folder (NYU_color.ppm, ...): normals computed from depth."""
+    from hg_jax.data import rgbd
+
+    _normals_only(args, config, "rgbd")
+    gray = config["data"].get("image", "rgb") == "gray"
+    size = int(config["data"]["size"])
+    embedded = all(os.path.isfile(os.path.join(path, f)) for f in ("NYU_depth.pgm", "SUN_depth.png"))
+    if embedded and not os.path.isfile(os.path.join(path, "intrinsics.json")):
+        out = rgbd.load_embedded(path, size, gray=gray)
+    else:
+        out = rgbd.load_rgbd_folder(path, size, gray=gray)
+    names = _names(args, list(out["names"]))
+    idx = [list(out["names"]).index(n) for n in names]
+    return {**{k: out[k][idx] for k in ("image", "target", "mask")}, "names": names}
+
+
+@register_format("nyu")
+def _load_nyu(path, args, config):
+    """``--data`` = nyu_depth_v2_labeled.mat (splits.mat beside it): its standard test split, or
+    ``--objects`` 0-based frame indices; ``--normals`` a normals_gt folder (default: from depth)."""
+    from hg_jax.data import nyu
+
+    _normals_only(args, config, "nyu")
+    idx = None if not args.objects else [int(i) for i in args.objects.split(",")]
+    return nyu.load_labeled(path, split="test", indices=idx, size=int(config["data"]["size"]),
+                            normals=args.normals or "depth",
+                            gray=config["data"].get("image", "rgb") == "gray")
+
+
+def _normals_only(args, config, fmt):
+    task = args.task or _task_of(config)
+    if task != "normals":
+        raise ValueError(f"--format {fmt} gives normal ground truth; --task {task!r} is not supported")
+
+
 def _task_of(config) -> str:
     return {"toy": "regression", "mbii": "normals", "nyu": "normals", "faces": "depth",
             "intrinsic": "intrinsic"}.get(config["experiment"], "normals")
@@ -68,7 +126,8 @@ def evaluate(workdir: str, data: str, fmt: str = "mbii", row: str | None = None,
         raise FileNotFoundError(f"--data {data} does not exist")
     config, params = checkpoint.load_trained(workdir, row)
     args = argparse.Namespace(data=data, objects=kw.get("objects"), input=kw.get("input"),
-                              task=kw.get("task"))
+                              task=kw.get("task"), views=kw.get("views"), layout=kw.get("layout"),
+                              normals=kw.get("normals"))
     batch = FORMATS[fmt](data, args, config)
     _, apply_fn, task = setups.module(config["experiment"]).network_and_task(
         ml_collections.ConfigDict(config))
@@ -88,10 +147,14 @@ def main(argv=None):
     ap.add_argument("--objects", default=None, help="comma-separated subset of the folder's items")
     ap.add_argument("--input", default=None, help="image file of each object used as input (MBII)")
     ap.add_argument("--row", default=None, help="which trained row of the run (default: its method)")
+    ap.add_argument("--views", type=int, default=None, help="rendered views (textured, scans formats)")
+    ap.add_argument("--layout", default=None, help="textured: auto | folders | shapenet")
+    ap.add_argument("--normals", default=None, help="nyu: a normals_gt folder (default: normals from depth)")
     args = ap.parse_args(argv)
     try:
         out = evaluate(args.workdir, args.data, args.format, args.row, objects=args.objects,
-                       input=args.input, task=args.task)
+                       input=args.input, task=args.task, views=args.views, layout=args.layout,
+                       normals=args.normals)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
     print(json.dumps(out))

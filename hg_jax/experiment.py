@@ -32,7 +32,9 @@ def make_inner_optimizer(c) -> optax.GradientTransformation:
         return optax.sgd(lr)
     if c.optimizer == "momentum":
         return optax.sgd(lr, momentum=0.9)
-    return optax.adam(lr)
+    # eps_root: the meta-gradient differentiates through sqrt(ν); without it a parameter whose
+    # gradient is exactly 0 (ν = 0) makes ∂L/∂X NaN (optax documents eps_root for this case)
+    return optax.adam(lr, eps_root=1e-16)
 
 
 def _device(batch: dict) -> dict:

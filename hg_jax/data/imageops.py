@@ -140,3 +140,18 @@ def normalize_intensity(image: np.ndarray, mask: np.ndarray, q: float = 99.0) ->
         return image
     scale = np.percentile(vals, q)
     return image / scale if scale > 1e-8 else image
+
+
+def normalize_intrinsic(sample: dict, q: float = 99.0) -> dict:
+    """Divide image and shading by the image's q-th percentile on the mask (the robust maximum of
+    ``imageops.normalize_intensity``), so image = albedo × shading still holds."""
+    m = sample["mask"][..., 0] > 0.5
+    vals = sample["image"][m]
+    if vals.size == 0:
+        return sample
+    scale = float(np.percentile(vals, q))
+    if scale <= 1e-8:
+        return sample
+    target = sample["target"].copy()
+    target[..., 3:] /= scale
+    return {**sample, "image": (sample["image"] / scale).astype(np.float32), "target": target.astype(np.float32)}

@@ -74,7 +74,9 @@ class RenderedSampler:
         out = get_renderer(scene.width, scene.height).render(scene)
         sample = make_sample(out, self.target, self.image)
         if self.normalize:
-            from hg_jax.data.imageops import normalize_intensity
+            from hg_jax.data.imageops import normalize_intensity, normalize_intrinsic
 
+            if self.target == "intrinsic":   # shading scales with the image: image = albedo × shading
+                return normalize_intrinsic(sample)
             sample["image"] = np.asarray(normalize_intensity(sample["image"], sample["mask"]), np.float32)
         return sample

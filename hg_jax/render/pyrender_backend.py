@@ -72,6 +72,11 @@ def linear_to_srgb(c: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.0031308, 12.92 * c, 1.055 * c ** (1 / 2.4) - 0.055)
 
 
+# linear_to_srgb of every uint8 value, rounded back to uint8: textures arrive as uint8, and the
+# float curve over a 512² texture costs tens of ms per render
+_SRGB_LUT = np.round(linear_to_srgb(np.arange(256) / 255.0) * 255).astype(np.uint8)
+
+
 def _face_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
@@ -130,12 +135,14 @@ class PyrenderRenderer:
             if part.uv is None:
                 raise ValueError("MeshPart.texture needs MeshPart.uv (one (u, v) per vertex)")
             tex = np.asarray(part.texture)
-            tex = tex.astype(np.float64) / 255.0 if tex.dtype == np.uint8 else tex.astype(np.float64)
             uv = np.asarray(part.uv, np.float64)
         else:
             tex = np.asarray(part.color, np.float64)[None, None, :3]
             uv = np.zeros((len(v), 2))
-        tex_srgb = np.round(linear_to_srgb(tex[..., :3]) * 255).astype(np.uint8)
+        if tex.dtype == np.uint8:
+            tex_srgb = _SRGB_LUT[tex[..., :3]]
+        else:
+            tex_srgb = np.round(linear_to_srgb(tex[..., :3].astype(np.float64)) * 255).astype(np.uint8)
         if part.smooth:
             pos, nrm, idx, uvs = v, _vertex_normals(v, f), f, uv
         else:  # un-share vertices so each triangle is shaded with its own geometric normal

@@ -14,26 +14,42 @@ from hg_jax.tasks.normals import NormalsTask
 
 
 def build_network(m, in_channels: int, out_channels: int, final_activation: str = "none"):
+    """The Stacked Hourglass of ``config.model`` (norm / conv / block optional: older configs and
+    checkpoints' configs lack them)."""
     return make_model(num_stacks=int(m.num_stacks), depth=int(m.depth), channels=int(m.channels),
-                      in_channels=in_channels, out_channels=out_channels, final_activation=final_activation)
+                      in_channels=in_channels, out_channels=out_channels, final_activation=final_activation,
+                      norm=m.get("norm", "group"), conv=m.get("conv", "im2col"),
+                      block=m.get("block", "bottleneck"))
 
 
 def network_and_task(config):
     return (*build_network(config.model, 1, 3), NormalsTask(in_channels=1))
 
 
-def validate(config) -> None:
-    """Setup-specific fields, checked before any data is read."""
+def validate_model(config) -> None:
+    """config.model and config.data.size, for every hourglass experiment."""
     from hg_jax.config import ConfigError
+    from hg_jax.models import hourglass
 
     d, m = config.data, config.model
+    for f in ("num_stacks", "depth", "channels"):
+        if not (isinstance(m[f], int) and m[f] >= 1):
+            raise ConfigError(f"config.model.{f} = {m[f]!r} is invalid: allowed an integer >= 1")
     levels = 2 ** (int(m.depth) + 1)
     if not (isinstance(d.size, int) and d.size >= levels and d.size % levels == 0):
         raise ConfigError(f"config.data.size = {d.size!r} is invalid: allowed a multiple of "
                           f"2^(model.depth+1) = {levels}")
-    for f in ("num_stacks", "depth", "channels"):
-        if not (isinstance(m[f], int) and m[f] >= 1):
-            raise ConfigError(f"config.model.{f} = {m[f]!r} is invalid: allowed an integer >= 1")
+    for f, allowed in (("norm", hourglass.NORMS), ("conv", hourglass.CONVS), ("block", hourglass.BLOCKS)):
+        if f in m and m[f] not in allowed:
+            raise ConfigError(f"config.model.{f} = {m[f]!r} is invalid: allowed {allowed}")
+
+
+def validate(config) -> None:
+    """Setup-specific fields, checked before any data is read."""
+    from hg_jax.config import ConfigError
+
+    d = config.data
+    validate_model(config)
     if not (isinstance(d.max_depth, int) and 0 <= d.max_depth <= 6):
         raise ConfigError(f"config.data.max_depth = {d.max_depth!r} is invalid: allowed 0..6")
     known = set(mbii.TRAIN_OBJECTS) | set(mbii.TEST_OBJECTS)
