@@ -50,6 +50,49 @@ class ConfigError(ValueError):
     pass
 
 
+def hourglass_defaults(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """What the rendered experiments (MBII, NYU, faces, intrinsic) share by default: a CPU-sized
+    Stacked Hourglass trained with Adam, K = 4 × B = 8 per outer step, m = 4, 2 render workers."""
+    c.inner.unroll_steps = 4
+    c.inner.batch_size = 8
+    c.inner.optimizer = "adam"
+    c.inner.learning_rate = 1e-3
+    c.hybrid.num_directions = 4
+    c.hybrid.sigma = 0.1
+    c.beta_opt.learning_rate = 0.05
+    c.render.num_workers = 2
+    c.model = dict(num_stacks=2, depth=3, channels=32, norm="group", conv="im2col")
+    return c
+
+
+def small_variant(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """``:small``: a smoke run in a few minutes or less (what the end-to-end tests run)."""
+    c.outer_steps = 3
+    c.eval_every = 3
+    c.budget_s = 0.0
+    c.baselines = ()
+    c.hybrid.num_directions = 2
+    c.inner.unroll_steps = 2
+    c.inner.batch_size = 4
+    c.model = dict(num_stacks=1, depth=2, channels=16, norm="group", conv="im2col")
+    c.data.size = 32
+    return c
+
+
+def paper_variant(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """``:paper``: the paper's scale (a GPU job): 128² input, 4 stacks × 128 channels, K = 8, m = 8."""
+    c.outer_steps = 2000
+    c.eval_every = 100
+    c.budget_s = 0.0
+    c.inner.unroll_steps = 8
+    c.inner.batch_size = 8
+    c.hybrid.num_directions = 8
+    c.model = dict(num_stacks=4, depth=4, channels=128, norm="group", conv="xla")
+    c.data.size = 128
+    c.render.num_workers = 8
+    return c
+
+
 def _check(cond: bool, field: str, allowed: str, value) -> None:
     if not cond:
         raise ConfigError(f"config.{field} = {value!r} is invalid: allowed {allowed}")

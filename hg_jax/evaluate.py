@@ -104,6 +104,15 @@ def _load_nyu(path, args, config):
                             gray=config["data"].get("image", "rgb") == "gray")
 
 
+@register_format("scans")
+def _load_scans(path, args, config):
+    """A folder of OBJ/PLY face scans re-rendered as in training (3 lights × 9 head poses each;
+    data/scans.py); ``--views N`` keeps N views spread over poses and lights."""
+    from hg_jax.data import scans
+
+    return scans.load_scans_format(path, args, config)
+
+
 def _normals_only(args, config, fmt):
     task = args.task or _task_of(config)
     if task != "normals":

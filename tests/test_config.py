@@ -57,3 +57,37 @@ def test_unknown_config_key_fails_on_the_command_line(tmp_path):
 def test_unknown_variant_is_an_error():
     with pytest.raises(ValueError, match="unknown variant"):
         load_config("toy", "huge")
+
+
+@pytest.mark.parametrize("experiment,field,value,message", [
+    ("nyu", "data.source", "suncg", "config.data.source"),
+    ("nyu", "data.test_frames", ("SUN",), "overlap"),
+    ("nyu", "data.val_frames", ("KITCHEN",), "not embedded frames"),
+    ("nyu", "data.image", "hsv", "config.data.image"),
+    ("nyu", "model.norm", "batch", "config.model.norm"),
+    ("nyu", "data.size", 30, "config.data.size"),
+    ("intrinsic", "data.test_objects", ("apple",), "overlap"),
+    ("intrinsic", "data.val_views", -1, "config.data.val_views"),
+    ("intrinsic", "data.textured_layout", "zip", "config.data.textured_layout"),
+    ("mbii", "model.conv", "fft", "config.model.conv"),
+])
+def test_setup_fields_fail_before_data(experiment, field, value, message, tmp_path, monkeypatch):
+    from hg_jax import setups
+
+    c = load_config(experiment, "small")
+    monkeypatch.setenv("HG_JAX_DATA", str(tmp_path / "absent"))   # any data read would fail otherwise
+    section, key = field.split(".")
+    with c.unlocked():
+        c[section][key] = value
+    with pytest.raises(config_lib.ConfigError, match=message):
+        setups.module(experiment).validate(c)
+
+
+def test_nyu_full_set_path_is_checked(tmp_path):
+    from hg_jax.setups import nyu
+
+    c = load_config("nyu", "small")
+    c.data.source = "nyu"
+    c.data.nyu_mat = str(tmp_path / "nyu_depth_v2_labeled.mat")
+    with pytest.raises(config_lib.ConfigError, match="config.data.nyu_mat"):
+        nyu.validate(c)

@@ -96,6 +96,19 @@ def test_every_shape_renders_and_albedo_times_shading_is_the_image(shape):
         assert np.abs(albedo * shading - image)[m].mean() < 0.1 * image[m].mean()
 
 
+def test_normalized_sampler_scales_image_and_shading_together():
+    from hg_jax.generators.rendered import RenderedSampler
+
+    raw = RenderedSampler(GEN, target="intrinsic", image="rgb", normalize=False)(GEN.default_beta(), 3)
+    out = RenderedSampler(GEN, target="intrinsic", image="rgb", normalize=True)(GEN.default_beta(), 3)
+    m = out["mask"][..., 0] > 0.5
+    scale = np.percentile(raw["image"][m], 99.0)
+    np.testing.assert_allclose(out["image"], raw["image"] / scale, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(out["target"][..., :3], raw["target"][..., :3])      # albedo unchanged
+    np.testing.assert_allclose(luminance(out["target"][..., :3] * out["target"][..., 3:])[m],
+                               luminance(out["image"])[m], atol=1e-3)
+
+
 # ---- real textured meshes -----------------------------------------------------------------------------
 
 QUAD_OBJ = """mtllib {mtl}

@@ -75,3 +75,48 @@ def test_train_returns_carry_and_losses():
     assert losses.shape == (K,)
     assert int(s[0].count) == K   # the optimizer state was carried through the scan
     assert not np.allclose(jax.tree_util.tree_leaves(p)[0], jax.tree_util.tree_leaves(params)[0])
+
+
+def test_hourglass_adam_meta_gradient_is_finite_and_matches_finite_differences(x64):
+    """The experiments' path: the default (im2col) Stacked Hourglass + the experiments' Adam, through
+    lax.scan. With plain optax.adam, parameters whose gradient is exactly 0 (ν = 0 under sqrt) made
+    ∂L/∂X NaN in every hourglass run; eps_root in make_inner_optimizer keeps it finite and exact.
+    (test_hourglass.py checks the im2col network against one built from flax layers.)"""
+    import ml_collections
+
+    from hg_jax.experiment import make_inner_optimizer
+    from hg_jax.models.hourglass import make_model
+    from hg_jax.tasks.normals import NormalsTask
+
+    init, apply = make_model(1, 1, 4, in_channels=1, out_channels=3)
+    params = jax.tree_util.tree_map(lambda p: p.astype(jnp.float64),
+                                    init(jax.random.PRNGKey(0), (1, 8, 8, 1)))
+    opt = make_inner_optimizer(ml_collections.ConfigDict(
+        {"optimizer": "adam", "learning_rate": 1e-2}))
+    task = NormalsTask()
+    rng = np.random.default_rng(0)
+    n = rng.normal(size=(2, 1, 8, 8, 3))
+    X = {"image": jnp.asarray(rng.uniform(size=(2, 1, 8, 8, 1))),
+         "target": jnp.asarray(n / np.linalg.norm(n, axis=-1, keepdims=True)),
+         "mask": jnp.ones((2, 1, 8, 8, 1))}
+    nv = rng.normal(size=(2, 8, 8, 3))
+    val = {"image": jnp.asarray(rng.uniform(size=(2, 8, 8, 1))),
+           "target": jnp.asarray(nv / np.linalg.norm(nv, axis=-1, keepdims=True)), "mask": jnp.ones((2, 8, 8, 1))}
+    tl, vl = unroll.make_train_loss(apply, task), unroll.make_val_loss(apply, task)
+    s0 = opt.init(params)
+    L, dX, *_ = unroll.make_meta_grad(train_loss=tl, val_loss=vl, optimizer=opt)(params, s0, X, val)
+    for k in ("image", "target", "mask"):
+        assert bool(jnp.all(jnp.isfinite(dX[k]))), k
+
+    def loss_at(Xp):
+        p, _, _ = unroll.train(params, s0, Xp, loss_fn=tl, optimizer=opt)
+        return vl(p, val)
+
+    loss_at = jax.jit(loss_at)
+    eps = 1e-6
+    for key in ("image", "target"):
+        for _ in range(3):
+            idx = tuple(int(rng.integers(s)) for s in X[key].shape)
+            e = jnp.zeros_like(X[key]).at[idx].set(eps)
+            fd = (loss_at({**X, key: X[key] + e}) - loss_at({**X, key: X[key] - e})) / (2 * eps)
+            assert np.isclose(fd, float(dX[key][idx]), rtol=1e-4, atol=1e-8), (key, idx, fd, dX[key][idx])

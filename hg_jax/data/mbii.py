@@ -31,7 +31,7 @@ import os
 import numpy as np
 import scipy.io
 
-from hg_jax.data import imageops
+from hg_jax.data import data_root, imageops
 
 # Barron & Malik's split of the 20 objects.
 TRAIN_OBJECTS = ("apple", "box", "cup1", "dinosaur", "frog1", "panther", "paper1", "phone", "squirrel",
@@ -44,10 +44,7 @@ HOW_TO_GET = ("MBII in the SIRFS layout (folders <object>/ with Z.mat, mask.png,
 
 def default_root() -> str:
     """$HG_JAX_DATA/mbii if HG_JAX_DATA is set, else <repo>/../shared/data/mbii."""
-    if os.environ.get("HG_JAX_DATA"):
-        return os.path.join(os.environ["HG_JAX_DATA"], "mbii")
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.path.normpath(os.path.join(repo, "..", "shared", "data", "mbii"))
+    return data_root("mbii")
 
 
 def list_objects(root: str) -> list[str]:

@@ -38,7 +38,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from hg_jax.data import imageops
+from hg_jax.data import data_root, imageops
 from hg_jax.render.pyrender_backend import srgb_to_linear   # no GL until a renderer is made
 
 ENCODINGS = ("metres_scale", "nyu_raw", "sun_shifted")
@@ -63,10 +63,7 @@ SUN_KV1 = {"fx": 520.532, "fy": 520.7444, "cx": 277.9258, "cy": 215.115}
 
 def default_root() -> str:
     """$HG_JAX_DATA/rgbd if HG_JAX_DATA is set, else <repo>/../shared/data/rgbd."""
-    if os.environ.get("HG_JAX_DATA"):
-        return os.path.join(os.environ["HG_JAX_DATA"], "rgbd")
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.path.normpath(os.path.join(repo, "..", "shared", "data", "rgbd"))
+    return data_root("rgbd")
 
 
 # ---- depth readers -----------------------------------------------------------------------------

@@ -40,6 +40,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 
+from hg_jax.data import data_root
 from hg_jax.data.imageops import normalize_intrinsic
 from hg_jax.generators.primitives import uniform_rotation
 from hg_jax.generators.rendered import make_sample
@@ -57,10 +58,7 @@ HOW_TO_GET = ("textured meshes: OBJ + MTL + texture folders (../shared/data/text
 
 def default_root() -> str:
     """$HG_JAX_DATA/textured if HG_JAX_DATA is set, else <repo>/../shared/data/textured."""
-    if os.environ.get("HG_JAX_DATA"):
-        return os.path.join(os.environ["HG_JAX_DATA"], "textured")
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.path.normpath(os.path.join(repo, "..", "shared", "data", "textured"))
+    return data_root("textured")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

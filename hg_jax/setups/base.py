@@ -21,3 +21,13 @@ class Setup:
     notes: tuple = ()                # said in report.json (e.g. "test set is tiny")
     draw_samples: Optional[Callable] = None     # (path, sampler, {name: beta}) -> None
     extra_rows: tuple = ()           # (name, beta) rows trained with β fixed, e.g. ("original", β)
+
+
+def check_disjoint(data, val_field: str, test_field: str) -> None:
+    """ConfigError unless config.data.<val_field> and <test_field> share no item."""
+    from hg_jax.config import ConfigError
+
+    overlap = set(data[val_field]) & set(data[test_field])
+    if overlap:
+        raise ConfigError(f"config.data.{val_field} and {test_field} overlap on {sorted(overlap)}: "
+                          "test items must never influence β")

@@ -10,7 +10,7 @@ from hg_jax.data import mbii_intrinsic, textured
 from hg_jax.generators.rendered import RenderedSampler
 from hg_jax.generators.textured_shapes import TexturedShapeGenerator
 from hg_jax.samples import draw_samples
-from hg_jax.setups.base import Setup
+from hg_jax.setups.base import Setup, check_disjoint
 from hg_jax.setups.mbii import build_network, validate_model
 from hg_jax.tasks.intrinsic import IntrinsicTask
 
@@ -30,10 +30,7 @@ def validate(config) -> None:
         if bad:
             raise ConfigError(f"config.data.{f} = {tuple(d[f])!r} is invalid: allowed a subset of the "
                               f"MBII objects {sorted(known)}")
-    overlap = set(d.val_objects) & set(d.test_objects)
-    if overlap:
-        raise ConfigError(f"config.data.val_objects and test_objects overlap on {sorted(overlap)}: the "
-                          "test objects must never influence β")
+    check_disjoint(d, "val_objects", "test_objects")
     for f in ("val_views", "test_views"):
         if not (isinstance(d[f], int) and d[f] >= 0):
             raise ConfigError(f"config.data.{f} = {d[f]!r} is invalid: allowed an integer >= 0 "

@@ -9,7 +9,7 @@ from hg_jax.generators.csg import CSGGenerator
 from hg_jax.generators.rendered import RenderedSampler
 from hg_jax.models.hourglass import make_model
 from hg_jax.samples import draw_samples
-from hg_jax.setups.base import Setup
+from hg_jax.setups.base import Setup, check_disjoint
 from hg_jax.tasks.normals import NormalsTask
 
 
@@ -58,10 +58,7 @@ def validate(config) -> None:
         if bad or not len(d[f]):
             raise ConfigError(f"config.data.{f} = {tuple(d[f])!r} is invalid: allowed a non-empty subset "
                               f"of the MBII objects {sorted(known)}")
-    overlap = set(d.val_objects) & set(d.test_objects)
-    if overlap:
-        raise ConfigError(f"config.data.val_objects and test_objects overlap on {sorted(overlap)}: the "
-                          "test objects must never influence β")
+    check_disjoint(d, "val_objects", "test_objects")
 
 
 def build(config) -> Setup:

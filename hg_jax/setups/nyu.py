@@ -28,7 +28,7 @@ from hg_jax.data import rgbd
 from hg_jax.generators.perturb import PerturbedIndoorGenerator
 from hg_jax.generators.rendered import RenderedSampler
 from hg_jax.samples import draw_samples
-from hg_jax.setups.base import Setup
+from hg_jax.setups.base import Setup, check_disjoint
 from hg_jax.setups.mbii import build_network, validate_model
 from hg_jax.tasks.normals import NormalsTask
 
@@ -77,10 +77,7 @@ def validate(config) -> None:
                                   f"allowed {EMBEDDED}")
         if not len(d.val_frames) or not len(d.test_frames):
             raise ConfigError("config.data.val_frames and test_frames must both be non-empty")
-        overlap = set(d.val_frames) & set(d.test_frames)
-        if overlap:
-            raise ConfigError(f"config.data.val_frames and test_frames overlap on {sorted(overlap)}: test "
-                              "frames must never influence β")
+        check_disjoint(d, "val_frames", "test_frames")
         if d.source == "rgbd" and not os.path.isdir(d.rgbd_root):
             raise ConfigError(f"config.data.rgbd_root = {d.rgbd_root!r} is not a folder (data.source='rgbd' "
                               "needs <name>_color.*, <name>_depth.*, intrinsics.json there)")

@@ -1,0 +1,377 @@
+"""The face generator of the face-depth experiment (paper §5.3): a 3D morphable model whose
+coefficient and head-pose distributions are β, rendered frontally. Host side (numpy + scipy), no jax.
+
+Grammar. A face is ``model.vertices(c_id, c_expr)`` posed by head rotation R(yaw, pitch, roll) about
+the model's pivot, lit by 1–3 directional lights, seen by a fixed frontal camera.
+
+β (``schema``; K = ``n_components``, P = ``n_pose_components``, n = ``n_identity``, m = ``n_expression``):
+
+=====================  ==========  ======================================================================
+field                  kind        meaning
+=====================  ==========  ======================================================================
+``id_weights``         simplex K   mixture weights of the identity mixture (absent when K = 1)
+``id_means``           real K·n    component k's means, ``[k*n:(k+1)*n]`` (component-major)
+``id_scales``          positive    component k's standard deviations, same layout
+``expr_weights``       simplex K   likewise for the first m expression coefficients
+``expr_means``         real K·m
+``expr_scales``        positive
+``pose_weights``       simplex P   von Mises mixture over head pose (absent when P = 1)
+``pose_means``         real P·3    component p's (yaw, pitch, roll) means in radians, ``[3p:3p+3]``
+``pose_concentrations`` positive   component p's von Mises concentrations κ (yaw, pitch, roll)
+=====================  ==========  ======================================================================
+
+Each block is a mixture of K **diagonal multivariate** Gaussians (one component choice per face,
+shared by its n coefficients; this lets a component be a "kind of face" and captures correlation
+between coefficients) — not K independent per-coefficient mixtures. Pose is likewise a mixture of P
+products of three von Mises distributions.
+
+Coefficients outside β: identity modes n.. ~ N(0, ``rest_identity_std``²); expression modes other
+than the m chosen ones ~ ``rest_expression_scale``·|N(0, 1)| (blendshapes) or
+``rest_expression_scale``·N(0, 1) (PCA). Blendshape weights (ICT) are clipped to [0, 1] after
+sampling, PCA coefficients are not. ``expression_modes`` picks the m β-controlled expression modes by
+name or index; by default the first m modes of a PCA model, and for ICT (57 ARKit-style blendshapes
+in alphabetical order, the first two of which move nothing) the list ``ICT_EXPRESSIONS``.
+
+Pose. yaw = rotation about +Y (yaw > 0 turns the face towards +X: image right, the subject's left),
+pitch about +X (pitch > 0 lifts the chin / nose up), roll about +Z (roll > 0 turns the face
+counter-clockwise in the image); R = R_y(yaw) · R_x(−pitch) · R_z(roll), applied about ``pivot``
+(default: centre of the mean mesh's bounding box, inside the head behind the face). An angle is
+mean + von Mises deviate (the deviate in (−π, π], the mean not wrapped), then clipped to
+±``max_pose_deg``: continuous in β everywhere, and a face never turns its open back to the camera.
+
+Camera and units. Centimetres throughout: the camera sits ``camera_distance`` cm in front of the
+pivot on +Z, looking at it (world frame = camera frame up to that translation), with a vertical
+field of view that spans ``field_cm`` at the pivot. Depth maps are therefore in cm (≈ 50–65 for the
+default framing); scans (``hg_jax.data.scans``) are normalised into the same model frame and rendered
+with this generator's ``scene`` so their depths are comparable.
+
+Lights come from the seed only: 1..``max_lights`` directional lights within ``light_cone_deg`` of
+the view axis, sharing ``light_intensity``. Albedo: constant ``base_albedo`` or, with
+``albedo_variation``, a skin tone from the seed (sRGB between a dark and a light tone, small per-channel
+jitter), decoded to linear. BFM per-vertex colour is not rendered (``MeshPart`` has no vertex colour).
+
+Common random numbers. ``draws(seed)`` draws every random number up front from independent child
+streams of ``SeedSequence(seed)`` (one per block), sizes fixed by the generator and the model, never by
+β. Mixture components are chosen by inverse CDF of one uniform per block; a Gaussian coefficient is
+mean + scale·z; a von Mises angle is ``scipy.stats.vonmises.ppf(u, κ)`` of a fixed uniform. So
+f(β, r) is bit-identical across calls and continuous in β except where a component boundary crosses
+a uniform.
+
+The model is loaded lazily, once per process, keyed by path (the generator stays small and picklable).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+from scipy.special import i0e, ndtri
+from scipy.stats import vonmises
+
+from hg_jax.beta import BetaSchema
+from hg_jax.data.face_model import MorphableModel, load_model
+from hg_jax.render.scene import Camera, Light, MeshPart, Scene, look_at
+
+ICT_EXPRESSIONS = ("jawOpen", "mouthSmile_L", "mouthSmile_R", "mouthFrown_L", "mouthFrown_R",
+                   "mouthPucker", "browInnerUp_L", "browInnerUp_R", "eyeBlink_L", "eyeBlink_R")
+POSE_NAMES = ("yaw", "pitch", "roll")
+SKIN_DARK_SRGB = np.array([0.36, 0.24, 0.18])
+SKIN_LIGHT_SRGB = np.array([0.96, 0.80, 0.70])
+
+_MODELS: dict[str, MorphableModel] = {}
+
+
+def get_model(path: str = "") -> MorphableModel:
+    """This process's copy of the model at ``path`` ("" = the shared ICT file), loaded once."""
+    if path not in _MODELS:
+        _MODELS[path] = load_model(path or None)
+    return _MODELS[path]
+
+
+def rotation_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """R_y(yaw) · R_x(−pitch) · R_z(roll), radians (conventions in the module doc)."""
+    cy, sy = np.cos(yaw), np.sin(yaw)
+    cp, sp = np.cos(-pitch), np.sin(-pitch)
+    cr, sr = np.cos(roll), np.sin(roll)
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+    return ry @ rx @ rz
+
+
+def choose(weights: np.ndarray, u: float) -> int:
+    """Inverse CDF of a categorical distribution at the uniform ``u``."""
+    cdf = np.cumsum(weights)
+    return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), len(weights) - 1))
+
+
+def vonmises_ppf(u, kappa, tol: float = 1e-12) -> np.ndarray:
+    """Inverse CDF of the zero-mean von Mises distribution on (−π, π], elementwise.
+
+    Safeguarded Newton on ``scipy.stats.vonmises.cdf`` (bracket [−π, π], bisection when a step leaves
+    it), started from the normal approximation: agrees with ``vonmises.ppf`` to ``tol`` in probability
+    and is ~10× faster. Continuous in u and κ, except that scipy's CDF switches to a normal
+    approximation at κ = 50, a ~1e-7 rad jump far below any finite-difference step.
+    """
+    u = np.clip(np.asarray(u, np.float64), 1e-12, 1 - 1e-12)
+    kappa = np.broadcast_to(np.asarray(kappa, np.float64), u.shape)
+    x = np.clip(ndtri(u) / np.sqrt(kappa), -np.pi + 1e-9, np.pi - 1e-9)
+    lo, hi = np.full(u.shape, -np.pi), np.full(u.shape, np.pi)
+    for _ in range(60):
+        f = vonmises.cdf(x, kappa) - u
+        if np.all(np.abs(f) < tol):
+            break
+        lo = np.where(f < 0, x, lo)
+        hi = np.where(f > 0, x, hi)
+        pdf = np.exp(kappa * (np.cos(x) - 1.0)) / (2 * np.pi * i0e(kappa))
+        step = x - f / np.maximum(pdf, 1e-300)
+        x = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+    return x
+
+
+@dataclasses.dataclass(frozen=True)
+class FaceGenerator:
+    model_path: str = ""                # "" = ../shared/data/faces/ict_face_light.npz; or .mat / .h5 (BFM)
+    n_identity: int = 10
+    n_expression: int = 10
+    n_components: int = 2               # K: Gaussian mixture components (identity, expression)
+    n_pose_components: int = 2          # P: von Mises mixture components (pose)
+    expression_modes: tuple = ()        # names or indices of the m β-controlled modes; () = default
+    rest_identity_std: float = 0.3
+    rest_expression_scale: float = 0.05
+    max_pose_deg: tuple = (80.0, 60.0, 60.0)   # clip |yaw|, |pitch|, |roll|
+    image_size: int = 64
+    camera_distance: float = 60.0       # cm from the pivot
+    field_cm: float = 30.0              # vertical extent of the view at the pivot's depth
+    pivot: Optional[tuple] = None       # model-frame rotation centre / camera target; None = bbox centre
+    min_lights: int = 1
+    max_lights: int = 3
+    light_cone_deg: float = 60.0
+    light_intensity: float = 3.0
+    ambient: float = 0.0
+    base_albedo: float = 0.7            # gray albedo without albedo_variation
+    albedo_variation: bool = True
+    smooth: bool = True                 # interpolated vertex normals (faces are smooth surfaces)
+
+    def __post_init__(self):
+        for name in ("n_identity", "n_expression", "n_components", "n_pose_components", "image_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"FaceGenerator.{name} must be a positive int, got {getattr(self, name)!r}")
+        if self.image_size < 8:
+            raise ValueError(f"FaceGenerator.image_size must be >= 8, got {self.image_size}")
+        if not 1 <= self.min_lights <= self.max_lights:
+            raise ValueError(f"FaceGenerator lights: need 1 <= min_lights <= max_lights, got "
+                             f"{self.min_lights}, {self.max_lights}")
+        if len(self.max_pose_deg) != 3 or not all(0 < a <= 180 for a in self.max_pose_deg):
+            raise ValueError(f"FaceGenerator.max_pose_deg must be 3 angles in (0, 180], got {self.max_pose_deg}")
+        if self.camera_distance <= 0 or self.field_cm <= 0:
+            raise ValueError("FaceGenerator.camera_distance and field_cm must be > 0")
+        if self.rest_identity_std < 0 or self.rest_expression_scale < 0:
+            raise ValueError("FaceGenerator rest_identity_std / rest_expression_scale must be >= 0")
+        if self.expression_modes and len(self.expression_modes) != self.n_expression:
+            raise ValueError(f"FaceGenerator.expression_modes has {len(self.expression_modes)} entries, "
+                             f"n_expression is {self.n_expression}")
+
+    # ---- model ---------------------------------------------------------------------------------
+    @property
+    def model(self) -> MorphableModel:
+        return get_model(self.model_path)
+
+    def expression_indices(self) -> np.ndarray:
+        """Indices of the m β-controlled expression modes in the model."""
+        m = self.model
+        modes = self.expression_modes
+        if not modes:
+            if m.expression_kind == "blendshape" and all(n in m.expression_names for n in ICT_EXPRESSIONS) \
+                    and self.n_expression <= len(ICT_EXPRESSIONS):
+                modes = ICT_EXPRESSIONS[:self.n_expression]
+            else:
+                modes = tuple(range(self.n_expression))
+        idx = []
+        for k in modes:
+            if isinstance(k, str):
+                if k not in m.expression_names:
+                    raise ValueError(f"expression mode {k!r} not in the model's expression names")
+                idx.append(m.expression_names.index(k))
+            else:
+                idx.append(int(k))
+        idx = np.asarray(idx, np.int64)
+        if len(set(idx.tolist())) != len(idx) or (len(idx) and (idx.min() < 0 or idx.max() >= m.n_expression)):
+            raise ValueError(f"expression modes {modes} must be distinct modes of a model with "
+                             f"{m.n_expression} expression modes")
+        return idx
+
+    def pivot_point(self) -> np.ndarray:
+        if self.pivot is not None:
+            return np.asarray(self.pivot, np.float64)
+        v = self.model.mean
+        return 0.5 * (v.min(0) + v.max(0))
+
+    @property
+    def yfov(self) -> float:
+        return float(2 * np.arctan(0.5 * self.field_cm / self.camera_distance))
+
+    # ---- β -------------------------------------------------------------------------------------
+    @property
+    def schema(self) -> BetaSchema:
+        k, p, n, m = self.n_components, self.n_pose_components, self.n_identity, self.n_expression
+        fields = []
+        for tag, dim in (("id", n), ("expr", m)):
+            if k > 1:
+                fields.append((f"{tag}_weights", k, "simplex"))
+            fields += [(f"{tag}_means", k * dim, "real"), (f"{tag}_scales", k * dim, "positive")]
+        if p > 1:
+            fields.append(("pose_weights", p, "simplex"))
+        fields += [("pose_means", 3 * p, "real"), ("pose_concentrations", 3 * p, "positive")]
+        return BetaSchema.of(*fields)
+
+    def default_beta(self) -> np.ndarray:
+        """Identity ≈ N(0, 1) (two components, scales 1.1 and 0.9, so symmetry is broken); expression:
+        blendshapes mostly near neutral (component 0: mean 0, sd 0.15, weight 0.6) or moderately
+        expressive (mean 0.3, sd 0.2), PCA N(0, 0.5²); pose frontal: component 0 σ ≈ (15°, 10°, 5°),
+        component 1 σ ≈ (30°, 12°, 6°), weights 0.7 / 0.3 (κ = 1/σ²)."""
+        k, p, n, m = self.n_components, self.n_pose_components, self.n_identity, self.n_expression
+        v = {}
+        id_sd = np.linspace(1.1, 0.9, k) if k > 1 else np.ones(1)
+        v["id_means"] = np.zeros(k * n)
+        v["id_scales"] = np.repeat(id_sd, n)
+        blend = self.model.expression_kind == "blendshape"
+        if blend and k > 1:
+            e_mu, e_sd = np.linspace(0.0, 0.3, k), np.linspace(0.15, 0.2, k)
+        elif blend:
+            e_mu, e_sd = np.full(1, 0.1), np.full(1, 0.15)
+        else:
+            e_mu, e_sd = np.zeros(k), (np.linspace(0.55, 0.45, k) if k > 1 else np.full(1, 0.5))
+        v["expr_means"] = np.repeat(e_mu, m)
+        v["expr_scales"] = np.repeat(e_sd, m)
+        if k > 1:
+            w = np.linspace(0.6, 0.4, k) if blend else np.full(k, 1.0 / k)
+            v["id_weights"] = np.full(k, 1.0 / k)
+            v["expr_weights"] = w / w.sum()
+        sig = np.radians(np.array([[15.0, 10.0, 5.0], [30.0, 12.0, 6.0]]))
+        sig = np.concatenate([sig, np.repeat(sig[-1:], max(p - 2, 0), axis=0)])[:p]
+        v["pose_means"] = np.zeros(3 * p)
+        v["pose_concentrations"] = (1.0 / sig ** 2).ravel()
+        if p > 1:
+            w = np.array([0.7] + [0.3 / (p - 1)] * (p - 1))
+            v["pose_weights"] = w
+        return self.schema.unconstrain(v)
+
+    # ---- random numbers ------------------------------------------------------------------------
+    def draws(self, seed: int) -> dict:
+        """Every random number of a sample, from ``seed`` alone, in fixed-size independent blocks."""
+        m = self.model
+        streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(7)]
+        return {
+            "id_u": streams[0].uniform(), "id_z": streams[0].standard_normal(self.n_identity),
+            "expr_u": streams[1].uniform(), "expr_z": streams[1].standard_normal(self.n_expression),
+            "pose_u": streams[2].uniform(), "pose_v": streams[2].uniform(size=3),
+            "rest_id_z": streams[3].standard_normal(max(m.n_identity - self.n_identity, 0)),
+            "rest_expr_z": streams[4].standard_normal(m.n_expression),
+            "light_u": streams[5].uniform(size=(self.max_lights, 3)),
+            "albedo_u": streams[6].uniform(size=4),
+        }
+
+    # ---- grammar -------------------------------------------------------------------------------
+    def sample_params(self, beta, seed: int) -> dict:
+        """Coefficients and pose of sample (β, seed), without building or rendering the mesh.
+
+        Returns ``identity`` (model.n_identity,), ``expression`` (model.n_expression,), ``pose``
+        (yaw, pitch, roll) in radians, and the chosen components ``id_component``,
+        ``expr_component``, ``pose_component``.
+        """
+        self.schema.check(beta, "beta")
+        p = self.schema.constrained(np.asarray(beta, np.float64))
+        r = self.draws(seed)
+        mdl = self.model
+        k, n, m = self.n_components, self.n_identity, self.n_expression
+        if n > mdl.n_identity:
+            raise ValueError(f"n_identity {n} > the model's {mdl.n_identity} identity modes")
+        if m > mdl.n_expression:
+            raise ValueError(f"n_expression {m} > the model's {mdl.n_expression} expression modes")
+
+        ci = choose(p["id_weights"], r["id_u"]) if k > 1 else 0
+        ident = np.empty(mdl.n_identity)
+        ident[:n] = p["id_means"][ci * n:(ci + 1) * n] + p["id_scales"][ci * n:(ci + 1) * n] * r["id_z"]
+        ident[n:] = self.rest_identity_std * r["rest_id_z"]
+
+        ce = choose(p["expr_weights"], r["expr_u"]) if k > 1 else 0
+        blend = mdl.expression_kind == "blendshape"
+        expr = self.rest_expression_scale * (np.abs(r["rest_expr_z"]) if blend else r["rest_expr_z"])
+        chosen = p["expr_means"][ce * m:(ce + 1) * m] + p["expr_scales"][ce * m:(ce + 1) * m] * r["expr_z"]
+        expr[self.expression_indices()] = chosen
+        if blend:
+            expr = np.clip(expr, 0.0, 1.0)
+
+        pp = self.n_pose_components
+        cp = choose(p["pose_weights"], r["pose_u"]) if pp > 1 else 0
+        mu = p["pose_means"][3 * cp:3 * cp + 3]
+        kappa = p["pose_concentrations"][3 * cp:3 * cp + 3]
+        lim = np.radians(np.asarray(self.max_pose_deg, np.float64))
+        pose = np.clip(mu + vonmises_ppf(r["pose_v"], kappa), -lim, lim)
+        return {"identity": ident, "expression": expr, "pose": pose,
+                "id_component": ci, "expr_component": ce, "pose_component": cp}
+
+    def face_vertices(self, beta, seed: int) -> tuple[np.ndarray, dict]:
+        """The unposed face mesh's vertices (model frame, cm) and ``sample_params``."""
+        params = self.sample_params(beta, seed)
+        return self.model.vertices(params["identity"], params["expression"]), params
+
+    def albedo(self, seed: int) -> tuple:
+        """Linear RGB albedo of sample ``seed``'s skin."""
+        if not self.albedo_variation:
+            return (self.base_albedo,) * 3
+        from hg_jax.render.pyrender_backend import srgb_to_linear  # numpy only, no GL at import
+
+        u = self.draws(seed)["albedo_u"]
+        srgb = SKIN_DARK_SRGB + u[0] * (SKIN_LIGHT_SRGB - SKIN_DARK_SRGB)
+        srgb = np.clip(srgb * (1.0 + 0.1 * (u[1:] - 0.5)), 0.0, 1.0)
+        return tuple(float(c) for c in srgb_to_linear(srgb))
+
+    def lights(self, seed: int) -> tuple:
+        """1..max_lights directional lights within ``light_cone_deg`` of the view axis (seed only)."""
+        u = self.draws(seed)["light_u"]
+        span = self.max_lights - self.min_lights + 1
+        n = self.min_lights + min(int(u[0, 0] * span), span - 1)
+        cos_max = np.cos(np.radians(self.light_cone_deg))
+        out = []
+        for k in range(n):
+            cos_t = 1 - u[k, 1] * (1 - cos_max)
+            phi = 2 * np.pi * u[k, 2]
+            sin_t = np.sqrt(max(1 - cos_t ** 2, 0.0))
+            to_light = np.array([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t])
+            out.append(Light(tuple(-to_light), intensity=self.light_intensity / n))
+        return tuple(out)
+
+    def scene(self, parts, pose, lights, meta: dict | None = None) -> Scene:
+        """Pose model-frame ``MeshPart``s by (yaw, pitch, roll) about the pivot and frame them with the
+        generator's camera. Shared by ``generate`` and the scan re-rendering protocol."""
+        piv = self.pivot_point()
+        rot = rotation_matrix(*np.asarray(pose, np.float64))
+        posed = tuple(dataclasses.replace(q, vertices=(np.asarray(q.vertices, np.float64) - piv) @ rot.T + piv)
+                      for q in parts)
+        eye = piv + np.array([0.0, 0.0, self.camera_distance])
+        cam = Camera(look_at(eye, piv), yfov=self.yfov, znear=1.0, zfar=10.0 * self.camera_distance)
+        return Scene(meshes=posed, camera=cam, lights=tuple(lights), ambient=self.ambient,
+                     width=self.image_size, height=self.image_size, meta=dict(meta or {}))
+
+    def generate(self, beta, seed: int) -> Scene:
+        verts, params = self.face_vertices(beta, seed)
+        part = MeshPart(verts, self.model.triangles, color=self.albedo(seed), smooth=self.smooth)
+        meta = {"pose_deg": np.degrees(params["pose"]).round(3).tolist(),
+                "components": [params["id_component"], params["expr_component"], params["pose_component"]]}
+        return self.scene((part,), params["pose"], self.lights(seed), meta)
+
+
+GENERATOR_FIELDS = ("model_path", "n_identity", "n_expression", "n_components", "n_pose_components")
+
+
+def generator_from_config(data) -> FaceGenerator:
+    """The face experiment's generator from ``config.data`` (a ConfigDict or a plain dict, e.g. a
+    checkpoint's config): ``size`` and the optional ``GENERATOR_FIELDS``; everything else (camera,
+    lights, pose limits) is FaceGenerator's default. Training (setups/faces.py) and re-rendering the
+    scans for evaluation (data/scans.load_scans_format) both build it here, so they cannot differ."""
+    kw = {f: data[f] for f in GENERATOR_FIELDS if f in data}
+    kw["model_path"] = kw.get("model_path") or ""
+    return FaceGenerator(image_size=int(data["size"]), **{k: (v if k == "model_path" else int(v))
+                                                          for k, v in kw.items()})

@@ -1,0 +1,166 @@
+"""Face generator: β layout, determinism, common random numbers, sampled statistics vs β, renders."""
+import pickle
+
+import numpy as np
+import pytest
+from scipy.special import i0, i1
+from scipy.stats import vonmises
+
+from hg_jax.generators.faces import FaceGenerator, get_model, rotation_matrix, vonmises_ppf
+from hg_jax.generators.rendered import RenderedSampler
+
+
+@pytest.fixture(scope="module")
+def gen(shared_data):
+    return FaceGenerator(image_size=32)
+
+
+def test_schema_layout(gen):
+    s = gen.schema
+    assert s.names == ("id_weights", "id_means", "id_scales", "expr_weights", "expr_means", "expr_scales",
+                       "pose_weights", "pose_means", "pose_concentrations")
+    assert [s.field(n).size for n in s.names] == [2, 20, 20, 2, 20, 20, 2, 6, 6]
+    assert s.size == 98
+    one = FaceGenerator(n_components=1, n_pose_components=1, n_identity=3, n_expression=4)
+    assert one.schema.names == ("id_means", "id_scales", "expr_means", "expr_scales", "pose_means",
+                                "pose_concentrations")
+    b = gen.default_beta()
+    c = s.constrained(b)
+    assert np.allclose(c["id_means"], 0) and np.all(c["id_scales"] > 0.8)
+    assert np.all(c["expr_scales"] < 0.25)                         # blendshape weights: small
+    yaw_sd = np.degrees(1 / np.sqrt(c["pose_concentrations"][0::3]))
+    assert np.allclose(yaw_sd, [15, 30], atol=0.5)
+    # ICT default expression modes are real, moving blendshapes
+    names = [get_model("").expression_names[i] for i in gen.expression_indices()]
+    assert names[0] == "jawOpen" and len(set(names)) == 10
+    with pytest.raises(ValueError, match="expression_modes"):
+        FaceGenerator(expression_modes=("jawOpen",))
+
+
+def test_pickle_and_lazy_model(gen):
+    g2 = pickle.loads(pickle.dumps(gen))
+    assert g2 == gen and len(pickle.dumps(gen)) < 2000             # the model is not pickled
+
+
+def test_determinism_vertices_and_render(gen):
+    b = gen.default_beta()
+    v1, p1 = gen.face_vertices(b, 7)
+    v2, p2 = gen.face_vertices(b.copy(), 7)
+    np.testing.assert_array_equal(v1, v2)
+    np.testing.assert_array_equal(p1["pose"], p2["pose"])
+    v3, _ = gen.face_vertices(b, 8)
+    assert np.abs(v3 - v1).max() > 0.1
+    sampler = RenderedSampler(gen, target="depth", image="gray")
+    a, c = sampler(b, 7), sampler(b, 7)
+    for k in ("image", "target", "mask"):
+        np.testing.assert_array_equal(a[k], c[k])
+    assert a["image"].shape == (32, 32, 1) and a["target"].shape == (32, 32, 1)
+    m = a["mask"][..., 0] > 0
+    assert 0.15 < m.mean() < 0.9
+    d = a["target"][..., 0]
+    assert np.all(d[m] > 0) and np.all(d[~m] == 0)
+    # depth in cm around the camera distance (60 cm to the pivot, the face in front of it)
+    assert 45 < np.median(d[m]) < 65 and d[m].max() - d[m].min() < 25
+    rgb = RenderedSampler(gen, target="depth", image="rgb")(b, 7)
+    assert rgb["image"].shape == (32, 32, 3)
+    np.testing.assert_array_equal(rgb["target"], a["target"])
+
+
+def test_crn_continuity(gen):
+    """A small step in β moves the face a little (same components, same draws)."""
+    b = gen.default_beta()
+    rng = np.random.default_rng(0)
+    for seed in range(5):
+        v0, p0 = gen.face_vertices(b, seed)
+        for eps in (1e-3, 1e-5):
+            d = rng.standard_normal(b.shape)
+            d *= eps / np.linalg.norm(d)
+            v1, p1 = gen.face_vertices(b + d, seed)
+            assert (p1["id_component"], p1["expr_component"], p1["pose_component"]) == \
+                   (p0["id_component"], p0["expr_component"], p0["pose_component"])
+            dv = np.abs(v1 - v0).max()
+            assert 0 < dv < 500 * eps                              # cm per unit of β: bounded
+            assert 0 < np.abs(p1["pose"] - p0["pose"]).max() < 50 * eps
+
+
+def test_component_boundary_is_the_only_jump(gen):
+    """Moving the mixture weight changes the face only when the fixed uniform changes component."""
+    b = gen.default_beta()
+    sl = gen.schema.slices()["id_weights"]
+    u = gen.draws(3)["id_u"]
+    comps = []
+    for logit in np.linspace(-6, 6, 25):
+        bb = b.copy()
+        bb[sl] = [logit, 0.0]
+        comps.append(gen.sample_params(bb, 3)["id_component"])
+    comps = np.array(comps)
+    assert set(comps) == {0, 1} and np.all(np.diff(comps) <= 0)      # more weight on 0 -> component 0
+    w0 = 1 / (1 + np.exp(-np.linspace(-6, 6, 25)))
+    np.testing.assert_array_equal(comps == 0, u < w0)
+
+
+def test_vonmises_ppf_matches_scipy():
+    u = np.random.default_rng(0).uniform(size=50)
+    k = np.exp(np.random.default_rng(1).uniform(-3, 6, 50))
+    x = vonmises_ppf(u, k)
+    np.testing.assert_allclose(vonmises.cdf(x, k), u, atol=1e-10)
+    np.testing.assert_allclose(x, vonmises.ppf(u, k), atol=1e-8)
+
+
+def test_rotation_conventions():
+    fwd = np.array([0.0, 0.0, 1.0])
+    assert rotation_matrix(np.radians(30), 0, 0) @ fwd @ [1, 0, 0] > 0.49   # yaw > 0: looks to +X
+    assert rotation_matrix(0, np.radians(20), 0) @ fwd @ [0, 1, 0] > 0.3    # pitch > 0: looks up
+    up = np.array([0.0, 1.0, 0.0])
+    assert rotation_matrix(0, 0, np.radians(30)) @ up @ [1, 0, 0] < -0.49   # roll > 0: counter-clockwise
+
+
+def test_sampled_statistics_match_beta(shared_data):
+    """Many seeds, no rendering: component frequencies, per-component Gaussians, clipping, rest modes
+    and von Mises pose statistics all follow β."""
+    g = FaceGenerator(n_identity=3, n_expression=2, rest_identity_std=0.25, rest_expression_scale=0.05)
+    s = g.schema
+    vals = {
+        "id_weights": [0.3, 0.7], "id_means": [2.0, -1.0, 0.5, -2.0, 0.0, 1.0],
+        "id_scales": [0.5, 0.2, 1.0, 0.3, 0.8, 0.1],
+        "expr_weights": [0.5, 0.5], "expr_means": [0.5, 0.5, 0.1, 0.9], "expr_scales": [0.1, 0.1, 0.3, 0.3],
+        "pose_weights": [0.8, 0.2], "pose_means": [0.3, -0.1, 0.05, -0.5, 0.0, 0.0],
+        "pose_concentrations": [20.0, 50.0, 200.0, 5.0, 5.0, 5.0],
+    }
+    b = s.unconstrain(vals)
+    n = 3000
+    ps = [g.sample_params(b, seed) for seed in range(n)]
+    ci = np.array([p["id_component"] for p in ps])
+    ident = np.stack([p["identity"] for p in ps])
+    expr = np.stack([p["expression"] for p in ps])
+    pose = np.stack([p["pose"] for p in ps])
+    cp = np.array([p["pose_component"] for p in ps])
+    tol = 4 * np.sqrt(0.3 * 0.7 / n)
+    assert abs(np.mean(ci == 0) - 0.3) < tol
+    assert abs(np.mean(cp == 0) - 0.8) < 4 * np.sqrt(0.16 / n)
+    for k in (0, 1):
+        x = ident[ci == k, :3]
+        mu, sd = np.array(vals["id_means"][3 * k:3 * k + 3]), np.array(vals["id_scales"][3 * k:3 * k + 3])
+        assert np.all(np.abs(x.mean(0) - mu) < 4 * sd / np.sqrt(len(x)))
+        np.testing.assert_allclose(x.std(0), sd, rtol=0.1)
+    rest = ident[:, 3:]
+    assert rest.shape[1] == 97 and abs(rest.std() - 0.25) < 0.01 and abs(rest.mean()) < 0.01
+    # expression: chosen modes are the ICT defaults, clipped to [0, 1]; others small half-normal
+    idx = g.expression_indices()
+    assert np.all((expr >= 0) & (expr <= 1))
+    ce = np.array([p["expr_component"] for p in ps])
+    x0 = expr[ce == 0][:, idx]
+    np.testing.assert_allclose(x0.mean(0), [0.5, 0.5], atol=0.02)
+    np.testing.assert_allclose(x0.std(0), [0.1, 0.1], rtol=0.1)
+    x1 = expr[ce == 1][:, idx[1]]                                  # mean 0.9, sd 0.3: clipped at 1
+    assert np.mean(x1 == 1.0) == pytest.approx(1 - 0.6306, abs=0.05)  # P(N(0.9, 0.3) > 1) ≈ 0.37
+    others = np.delete(expr, idx, axis=1)
+    assert abs(others.mean() - 0.05 * np.sqrt(2 / np.pi)) < 0.003
+    # pose, component 0: circular mean and mean resultant length I1(κ)/I0(κ) per angle
+    p0 = pose[cp == 0]
+    for a, (mu, kap) in enumerate(zip([0.3, -0.1, 0.05], [20.0, 50.0, 200.0])):
+        c = np.cos(p0[:, a] - mu).mean()
+        assert abs(np.angle(np.exp(1j * p0[:, a]).mean()) - mu) < 4 / np.sqrt(kap * len(p0))
+        assert c == pytest.approx(i1(kap) / i0(kap), abs=0.01)
+    # pose clipping: |yaw| <= 80°
+    assert np.abs(pose[:, 0]).max() <= np.radians(80) + 1e-12
