@@ -238,3 +238,20 @@ def test_missing_and_invalid_files_are_named(mat, tmp_path):
         nyu.read_normal_png(str(tmp_path / "gray.png"), nyu.ZHANG_AXES)
     with pytest.raises(ValueError, match="axes"):
         nyu.to_canonical(np.zeros(3), "x,y,y")
+
+
+def test_nyu_setup_reads_the_labelled_set_by_path(mat):
+    """config.data.source = "nyu": validation from the training split, test from the test split."""
+    from hg_jax.setups import nyu as nyu_setup
+    from tests.conftest import load_config
+
+    c = load_config("nyu", "small")
+    c.data.source, c.data.nyu_mat, c.data.size = "nyu", mat, 16
+    nyu_setup.validate(c)
+    val, test, notes = nyu_setup._real_sets(c)
+    assert val["names"] == ["nyu_0000", "nyu_0002"] and test["names"] == ["nyu_0001", "nyu_0003"]
+    assert val["image"].shape == (2, 16, 16, 3) and test["target"].shape == (2, 16, 16, 3)
+    assert "standard training split" in notes[0]
+    c.data.val_count = 1
+    val, _, _ = nyu_setup._real_sets(c)
+    assert val["names"] == ["nyu_0000"]

@@ -1,5 +1,7 @@
 """The renderer's ground truth is exact: normals, depth, mask, albedo, against analytic answers and
 trimesh ray casts through the same pixel centres."""
+import dataclasses
+
 import numpy as np
 import pytest
 import trimesh
@@ -97,3 +99,23 @@ def test_texture_albedo_reproduces_the_texture_and_render_is_deterministic():
     assert centre.sum() > 10
     texel = tex[3 - np.floor(ty[centre]).astype(int), np.floor(tx[centre]).astype(int)] / 255.0  # row 0 at v = 1
     np.testing.assert_allclose(out["albedo"][centre], texel, atol=0.02)
+
+
+def test_untextured_parts_in_one_palette_primitive_render_like_separate_primitives():
+    """The renderer draws all untextured parts as one primitive (a palette texture); a part with
+    its colour as a 1×1 texture is drawn as its own primitive. Colours k/255 encode to the same
+    texel either way, so every output must be identical."""
+    from hg_jax.generators.indoor import procedural_scene
+
+    scene = procedural_scene(3).to_scene(0, 48, 48)
+    rng = np.random.default_rng(0)
+    k = rng.integers(0, 256, size=(len(scene.meshes), 3))
+    plain = [dataclasses.replace(p, color=tuple(c / 255.0), texture=None) for p, c in zip(scene.meshes, k)]
+    textured = [dataclasses.replace(p, texture=np.full((1, 1, 3), c, np.uint8),
+                                    uv=np.zeros((len(p.vertices), 2))) for p, c in zip(scene.meshes, k)]
+    r = get_renderer(48, 48)
+    a = r.render(dataclasses.replace(scene, meshes=tuple(plain)))
+    b = r.render(dataclasses.replace(scene, meshes=tuple(textured)))
+    assert a["mask"].mean() > 0.9 and len(scene.meshes) > 10
+    for key in ("color", "albedo", "normals", "depth", "mask"):
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
