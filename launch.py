@@ -38,7 +38,7 @@ def _get_sweep():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint file at INFO
+    logging.set_verbosity(logging.ERROR)  # orbax logs every checkpoint file (INFO) and slow saves (WARNING)
     config = FLAGS.config
     workdir = FLAGS.workdir or os.path.join("runs", config.experiment)
     if FLAGS.sweep:
