@@ -70,7 +70,8 @@ from scipy.stats import vonmises
 
 from hg_jax.beta import BetaSchema
 from hg_jax.data.face_model import MorphableModel, load_model
-from hg_jax.render.scene import Camera, Light, MeshPart, Scene, look_at
+from hg_jax.generators.primitives import random_lights
+from hg_jax.render.scene import Camera, MeshPart, Scene, look_at
 
 ICT_EXPRESSIONS = ("jawOpen", "mouthSmile_L", "mouthSmile_R", "mouthFrown_L", "mouthFrown_R",
                    "mouthPucker", "browInnerUp_L", "browInnerUp_R", "eyeBlink_L", "eyeBlink_R")
@@ -330,18 +331,8 @@ class FaceGenerator:
 
     def lights(self, seed: int) -> tuple:
         """1..max_lights directional lights within ``light_cone_deg`` of the view axis (seed only)."""
-        u = self.draws(seed)["light_u"]
-        span = self.max_lights - self.min_lights + 1
-        n = self.min_lights + min(int(u[0, 0] * span), span - 1)
-        cos_max = np.cos(np.radians(self.light_cone_deg))
-        out = []
-        for k in range(n):
-            cos_t = 1 - u[k, 1] * (1 - cos_max)
-            phi = 2 * np.pi * u[k, 2]
-            sin_t = np.sqrt(max(1 - cos_t ** 2, 0.0))
-            to_light = np.array([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t])
-            out.append(Light(tuple(-to_light), intensity=self.light_intensity / n))
-        return tuple(out)
+        return random_lights(self.draws(seed)["light_u"], self.min_lights, self.max_lights,
+                             self.light_cone_deg, self.light_intensity)
 
     def scene(self, parts, pose, lights, meta: dict | None = None) -> Scene:
         """Pose model-frame ``MeshPart``s by (yaw, pitch, roll) about the pivot and frame them with the

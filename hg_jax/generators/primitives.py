@@ -1,9 +1,12 @@
-"""Watertight primitive meshes for the CSG grammar, centred at the origin, and the geometry the
-grammar's transformations need (rotations, the attachment point). numpy + trimesh, no jax."""
+"""Watertight primitive meshes for the CSG grammar, centred at the origin, the geometry the
+grammar's transformations need (rotations, the attachment point), and the random directional
+lights the generators share. numpy + trimesh, no jax."""
 from __future__ import annotations
 
 import numpy as np
 import trimesh
+
+from hg_jax.render.scene import Light
 
 
 def sphere(radius: float, subdivisions: int = 3) -> trimesh.Trimesh:
@@ -87,3 +90,22 @@ def surface_point(mesh: trimesh.Trimesh, direction_normals: np.ndarray) -> tuple
     # the line misses (a centre left empty by a subtraction): the surface point nearest to it
     closest, _, _ = trimesh.proximity.closest_point(mesh, origin[None])
     return closest[0], u
+
+
+def random_lights(u: np.ndarray, min_lights: int, max_lights: int, cone_deg: float,
+                  intensity: float) -> tuple:
+    """Directional lights from uniforms ``u`` (max_lights, 3): a count uniform over
+    min..max_lights, each light from a direction uniform on the cap of half-angle ``cone_deg``
+    around the camera's axis (+z, world frame = camera frame), intensities summing to
+    ``intensity``."""
+    span = max_lights - min_lights + 1
+    n = min_lights + min(int(u[0, 0] * span), span - 1)
+    cos_max = np.cos(np.radians(cone_deg))
+    lights = []
+    for k in range(n):
+        cos_t = 1 - u[k, 1] * (1 - cos_max)
+        phi = 2 * np.pi * u[k, 2]
+        sin_t = np.sqrt(max(1 - cos_t ** 2, 0.0))
+        to_light = np.array([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t])
+        lights.append(Light(tuple(-to_light), intensity=intensity / n))
+    return tuple(lights)

@@ -26,7 +26,7 @@ import dataclasses
 import numpy as np
 
 from hg_jax.beta import BetaSchema
-from hg_jax.generators.primitives import uniform_rotation
+from hg_jax.generators.primitives import random_lights, uniform_rotation  # noqa: F401 (data/textured uses it)
 from hg_jax.generators.textures import TextureGenerator
 from hg_jax.render.scene import Camera, Light, MeshPart, Scene, look_at
 
@@ -106,25 +106,6 @@ def uv_cylinder(radius: float, height: float, sections: int = 48) -> list[tuple]
         f = np.stack([np.zeros_like(j), j, k], -1) if sign > 0 else np.stack([np.zeros_like(j), k, j], -1)
         parts.append((v, f, uv, False))
     return parts
-
-
-def random_lights(u: np.ndarray, min_lights: int, max_lights: int, cone_deg: float,
-                  intensity: float) -> tuple:
-    """Directional lights from uniforms ``u`` (max_lights, 3): a count uniform over
-    min..max_lights, each light from a direction uniform on the cap of half-angle ``cone_deg``
-    around the camera's axis (+z, world frame = camera frame), intensities summing to
-    ``intensity``."""
-    span = max_lights - min_lights + 1
-    n = min_lights + min(int(u[0, 0] * span), span - 1)
-    cos_max = np.cos(np.radians(cone_deg))
-    lights = []
-    for k in range(n):
-        cos_t = 1 - u[k, 1] * (1 - cos_max)
-        phi = 2 * np.pi * u[k, 2]
-        sin_t = np.sqrt(max(1 - cos_t ** 2, 0.0))
-        to_light = np.array([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t])
-        lights.append(Light(tuple(-to_light), intensity=intensity / n))
-    return tuple(lights)
 
 
 @dataclasses.dataclass(frozen=True)
