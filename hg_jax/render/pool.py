@@ -33,6 +33,9 @@ class RenderError(RuntimeError):
     pass
 
 
+PREFETCH = 2   # jobs in flight per worker (benchmarks/render.py: pool overhead 25% with 1)
+
+
 def _worker_main(worker_id: int, sampler, task_q, result_q):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     while True:
@@ -64,8 +67,8 @@ class _Worker:
         self.proc = ctx.Process(target=_worker_main, args=(worker_id, sampler, self.task_q, result_q),
                                 daemon=True)
         self.proc.start()
-        self.job = None          # job id in flight
-        self.started = 0.0
+        self.jobs = collections.deque()   # job ids sent, in the order the worker runs them
+        self.started = 0.0                # when the head of ``jobs`` started
 
     def kill(self):
         if self.proc.is_alive():
@@ -216,16 +219,21 @@ class RenderPool:
         self.stats[reason] += 1
         self.stats["restarts"] += 1
         w.kill()
-        if w.job is not None:
-            with self._lock:
-                self._attempts[w.job] += 1
-                if self._attempts[w.job] > self.max_retries:
+        with self._lock:
+            if w.jobs:
+                # the head was running when the worker died or hung: it gets the attempt; the
+                # prefetched jobs behind it are simply sent again
+                head = w.jobs[0]
+                self._attempts[head] += 1
+                if self._attempts[head] > self.max_retries:
                     self.stats["failed_jobs"] += 1
-                    self._errors[w.job] = f"worker {reason.rstrip('s')}: exit code {w.proc.exitcode}"
+                    self._errors[head] = f"worker {reason.rstrip('s')}: exit code {w.proc.exitcode}"
                     self._lock.notify_all()
+                    w.jobs.popleft()
                 else:
                     self.stats["retries"] += 1
-                    self._todo.appendleft(w.job)
+                self._todo.extendleft(reversed(w.jobs))
+                w.jobs.clear()
         self._workers[w.id] = _Worker(self._ctx, w.id, self.sampler, self._result_q)
 
     def _dispatch_loop(self):
@@ -234,19 +242,24 @@ class RenderPool:
                 for w in self._workers:
                     while self._todo and self._todo[0] not in self._jobs:
                         self._todo.popleft()        # a late duplicate of a job already collected
-                    if w.job is None and self._todo:
-                        w.job = self._todo.popleft()
-                        w.started = time.perf_counter()
-                        beta, seed = self._jobs[w.job]
-                        w.task_q.put((w.job, beta, seed))
+                    # PREFETCH jobs in flight per worker: the next one waits in its queue, so the
+                    # worker never idles while its result travels back and a new job comes
+                    while len(w.jobs) < PREFETCH and self._todo and self._todo[0] in self._jobs:
+                        jid = self._todo.popleft()
+                        if not w.jobs:
+                            w.started = time.perf_counter()
+                        w.jobs.append(jid)
+                        beta, seed = self._jobs[jid]
+                        w.task_q.put((jid, beta, seed))
             try:
                 kind, wid, jid, payload, elapsed = self._result_q.get(timeout=0.05)
             except queue.Empty:
                 kind = None
             if kind is not None:
                 w = self._workers[wid]
-                if w.job == jid:
-                    w.job = None
+                if jid in w.jobs:
+                    w.jobs.remove(jid)
+                    w.started = time.perf_counter()
                 self.render_s += elapsed
                 if jid not in self._jobs or jid in self._results:
                     pass                            # a duplicate answer (the job was re-run)
@@ -261,5 +274,5 @@ class RenderPool:
             for w in list(self._workers):
                 if not w.proc.is_alive():
                     self._replace(w, "worker_crashes")
-                elif w.job is not None and now - w.started > self.timeout_s:
+                elif w.jobs and now - w.started > self.timeout_s:
                     self._replace(w, "timeouts")
