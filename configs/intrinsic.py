@@ -9,9 +9,7 @@ seconds instead): hybrid from the default β, a random fixed β and basic random
 Real data: ../shared/data/mbii and ../shared/data/textured (or --config.data.mbii_root / --config.data.textured_root, a ShapeNet root with textured_layout=shapenet).
 """
 from hg_jax.config import base, hourglass_defaults, paper_variant, small_variant
-
-TRAIN = ("apple", "box", "cup1", "dinosaur", "frog1", "panther", "paper1", "phone", "squirrel", "teabag2")
-TEST = ("cup2", "deer", "frog2", "paper2", "pear", "potato", "raccoon", "sun", "teabag1", "turtle")
+from hg_jax.data.mbii import TEST_OBJECTS as TEST, TRAIN_OBJECTS as TRAIN   # Barron's split
 
 
 def get_config(variant: str = ""):

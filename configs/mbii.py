@@ -7,9 +7,7 @@
 Real data: ../shared/data/mbii (or --config.data.root=/path, or $HG_JAX_DATA/mbii).
 """
 from hg_jax.config import base, hourglass_defaults, paper_variant, small_variant
-
-TRAIN = ("apple", "box", "cup1", "dinosaur", "frog1", "panther", "paper1", "phone", "squirrel", "teabag2")
-TEST = ("cup2", "deer", "frog2", "paper2", "pear", "potato", "raccoon", "sun", "teabag1", "turtle")
+from hg_jax.data.mbii import TEST_OBJECTS as TEST, TRAIN_OBJECTS as TRAIN   # Barron's split
 
 
 def get_config(variant: str = ""):

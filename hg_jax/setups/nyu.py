@@ -97,10 +97,10 @@ def _real_sets(config) -> tuple[dict, dict, tuple]:
         from hg_jax.data import nyu
 
         normals = d.normals_gt or "depth"
-        kw = dict(split_path=d.nyu_splits or None, size=size, normals=normals, gray=gray)
-        train_idx = nyu.read_splits(d.nyu_splits or os.path.join(os.path.dirname(d.nyu_mat), "splits.mat"))
-        val_idx = train_idx["train"][: d.val_count or None]
-        test_idx = train_idx["test"][: d.test_count or None]
+        kw = dict(size=size, normals=normals, gray=gray)
+        splits = nyu.read_splits(d.nyu_splits or os.path.join(os.path.dirname(d.nyu_mat), "splits.mat"))
+        val_idx = splits["train"][: d.val_count or None]
+        test_idx = splits["test"][: d.test_count or None]
         val = nyu.load_labeled(d.nyu_mat, indices=val_idx, **kw)
         test = nyu.load_labeled(d.nyu_mat, indices=test_idx, **kw)
         note = (f"real data: NYU Depth V2 labelled set {d.nyu_mat}; validation {len(val_idx)} frames of the "
