@@ -16,8 +16,9 @@ def get_config(variant: str = ""):
     c.outer_steps = 30
     c.eval_every = 10
     c.baselines = ("fixed",)
+    # val_loss: β's L, "cosine" (the training loss) or "angle" (mean angle error, paper §5.1)
     c.data = dict(root="", size=64, max_depth=2, input="shading.png",
-                  val_objects=TRAIN, test_objects=TEST)
+                  val_objects=TRAIN, test_objects=TEST, val_loss="cosine")
     if variant == "small":
         small_variant(c)
     elif variant == "paper":

@@ -93,7 +93,8 @@ class MetricsLog:
 
     def last_timings(self) -> dict:
         mine = [r for r in self._lines() if r.get("row") == self.row]
-        return {k: mine[-1][k] for k in ("wall_s", "render_s", "compute_s")} if mine else {}
+        return {k: mine[-1][k] for k in ("wall_s", "render_s", "compute_s", "renders") if k in mine[-1]} \
+            if mine else {}
 
 
 def load_trained(workdir: str, row: str | None = None):

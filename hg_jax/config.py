@@ -38,6 +38,7 @@ def base() -> ml_collections.ConfigDict:
     c.beta_opt = ml_collections.ConfigDict()
     c.beta_opt.learning_rate = 0.05   # RMSprop on β
     c.beta_opt.decay = 0.9
+    c.beta_opt.bias_correction = True  # without it the first step is 3.2·lr (experiment.make_beta_optimizer)
 
     c.render = ml_collections.ConfigDict()
     c.render.num_workers = 0     # render worker processes (0: in this process)

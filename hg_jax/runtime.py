@@ -19,3 +19,14 @@ def tune_malloc() -> bool:
                    ((m_mmap_max, 0), (m_trim_threshold, 1 << 30), (m_arena_max, 1)))
     except (OSError, AttributeError):
         return False
+
+
+def enable_compile_cache(directory: str, min_compile_s: float = 1.0) -> None:
+    """JAX's persistent compilation cache in ``directory``: a repeated compile is read from disk."""
+    import os
+
+    import jax
+
+    os.makedirs(directory, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_s)

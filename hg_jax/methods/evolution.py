@@ -56,7 +56,7 @@ class Evolution:
 
     def step(self, engine, state):
         pool = _genome_pool(engine)
-        render0 = pool.render_s
+        render0, jobs0 = pool.render_s, pool.stats.get("jobs", 0)
         k_seed, k_breed, _ = engine.step_keys(state)
         seeds = engine.seeds(k_seed)
         rng = np.random.default_rng(int(jax.random.randint(k_breed, (), 0, 2**31 - 1)))
@@ -89,4 +89,5 @@ class Evolution:
                     accepted += 1
         state = state.replace(method_state={"population": pop, "fitness": fitness})
         return state, {"val_loss": L, "train_loss": train_loss, "candidate_losses": scores,
-                       "accepted": accepted, "compute_s": compute_s, "render_s": pool.render_s - render0}
+                       "accepted": accepted, "compute_s": compute_s, "render_s": pool.render_s - render0,
+                       "renders": pool.stats.get("jobs", 0) - jobs0}

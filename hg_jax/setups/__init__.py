@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 
 _SETUPS = {"toy": "hg_jax.setups.toy", "mbii": "hg_jax.setups.mbii", "nyu": "hg_jax.setups.nyu",
-           "faces": "hg_jax.setups.faces", "intrinsic": "hg_jax.setups.intrinsic"}
+           "faces": "hg_jax.setups.faces", "intrinsic": "hg_jax.setups.intrinsic",
+           "csg_control": "hg_jax.setups.control", "nyu_control": "hg_jax.setups.control"}
 
 
 def available() -> list[str]:
