@@ -22,6 +22,8 @@ flags.DEFINE_string("slurm.partition", None, "SLURM partition")
 flags.DEFINE_integer("slurm.gpus_per_task", None, "GPUs per sweep job")
 flags.DEFINE_integer("slurm.timeout_min", 240, "minutes before SLURM stops (and submitit requeues) a job")
 flags.DEFINE_integer("slurm.cpus_per_task", 4, "CPUs per sweep job (render workers + XLA)")
+flags.DEFINE_string("compile_cache", None, "persistent XLA compilation cache directory ('' disables; "
+                    "default $HG_JAX_COMPILE_CACHE or ~/.cache/hg_jax/xla)")
 FLAGS = flags.FLAGS
 
 
@@ -52,9 +54,10 @@ def main(argv):
             print(sweep.format_table(sweep.summary(workdir)))
         print(f"summary: python -m hg_jax.sweep summary {workdir}")
         return
-    from hg_jax.runtime import tune_malloc
+    from hg_jax.runtime import enable_compile_cache, tune_malloc
 
     tune_malloc()   # before jax allocates (hg_jax/runtime.py says why)
+    enable_compile_cache(FLAGS.compile_cache)  # repeat runs skip the minutes-long meta-gradient compile
     from hg_jax.experiment import run  # after flag parsing: a bad flag fails before jax loads
 
     report = run(config, workdir)
