@@ -72,7 +72,8 @@ def measure(sampler, floor, n: int) -> dict:
     maps = getattr(rendered, "MAPS", None)        # None: a tree from before passes were selectable
 
     beta = sampler.default_beta()
-    for s in range(3):                                        # warm-up: caches, shaders
+    # warm-up: shaders, and every base scene a worker builds once and keeps (indoor)
+    for s in range(max(3, getattr(sampler.generator, "num_scenes", 0))):
         sampler(beta, 10_000 + s)
         floor()
     t_floor, t_gen, t_render, t_total = [], [], [], []
