@@ -45,10 +45,36 @@ def test_array_csg_renders_like_trimesh_csg():
     b = new.default_beta()
     r = get_renderer(64, 64)
     for seed in range(8):
-        a, c = r.render(new.generate(b, seed)), r.render(old.frame(old.solid(b, seed)[0], seed))
+        a, c = r.render(new.frame(new.solid(b, seed)[0], seed)), r.render(old.frame(old.solid(b, seed)[0], seed))
         assert np.array_equal(a["mask"], c["mask"])
         for k in ("color", "depth", "normals"):
             np.testing.assert_allclose(a[k], c[k], atol=1e-6)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_union_by_zbuffer_renders_like_the_boolean_union(depth):
+    """generate() draws unions as their operands' triangles; every boolean computed (solid())
+    renders the same maps but where the operands' surfaces cross (a few pixels' normals, depth to
+    the depth buffer's precision)."""
+    g = CSGGenerator(max_depth=depth, image_size=64)
+    b = g.default_beta()
+    r = get_renderer(64, 64)
+    lazy_unions, off, total = 0, 0, 0
+    for seed in range(20):
+        scene = g.generate(b, seed)
+        solid, meta = g.solid(b, seed)
+        exact = g.frame(solid, seed, {k: meta[k] for k in ("csg_nodes", "csg_fallbacks")})
+        assert scene.meta == exact.meta and scene.lights == exact.lights
+        lazy_unions += len(scene.meshes[0].faces) != len(solid[1])
+        a, c = r.render(scene), r.render(exact)
+        assert np.array_equal(a["mask"], c["mask"])
+        m = a["mask"]
+        ang = np.degrees(np.arccos(np.clip((a["normals"][m] * c["normals"][m]).sum(1), -1, 1)))
+        off, total = off + int((ang > 0.5).sum()), total + int(m.sum())
+        np.testing.assert_allclose(a["depth"], c["depth"], atol=2e-4)
+        np.testing.assert_allclose(a["color"][m][ang < 0.5], c["color"][m][ang < 0.5], atol=2 / 255)
+    assert lazy_unions >= 5                  # the test saw unions drawn by the z-buffer
+    assert off <= 1e-3 * total
 
 
 def _samplers():

@@ -22,6 +22,14 @@ Pose and lights come from the seed only (not in β).
 Geometry is plain (vertices, faces) arrays with manifold3d booleans (solids.py: trimesh's wrapping
 of the same calls was most of a sample's cost); ``shape`` returns a trimesh mesh for callers.
 
+Union by z-buffer: ``generate`` computes a union only when a subtraction needs it as an operand.
+A union the render sees is drawn as its operands' triangles together: the first surface a ray
+meets on A ∪ B is the nearer of A's and B's, so image, depth, mask and normals are those of the
+boolean's result (up to float rounding where the two surfaces cross; tests/test_solids.py). The
+attachment ray (surface_point) and the framing (bounds, farthest vertex) give the same points on
+the operands' triangles as on the union's. ``shape``/``solid`` still compute every boolean, in the
+same tree order.
+
 Boolean policy: a union/subtraction whose result is empty (volume < 1e-6) or whose operand
 manifold3d rejects falls back to the left operand; ``scene.meta["csg_fallbacks"]`` counts it, ``scene.meta["csg_nodes"]`` counts
 the expanded tree's nodes.
@@ -53,6 +61,33 @@ _Z = {"sphere_radius": 0, "box_extent": slice(1, 4), "cone_radius": 4, "cone_hei
       "cone_top_ratio": 6, "tetra_size": 7, "offset": 8, "angle": 9, "scale": 10,
       "axis": slice(11, 14), "attach": slice(14, 17)}
 _NU, _NZ = 3, 17
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Union:
+    """left ∪ right, not computed yet (operands: solids or unions)."""
+    left: object
+    right: object
+
+
+def _map(tree, f):
+    if isinstance(tree, _Union):
+        return _Union(_map(tree.left, f), _map(tree.right, f))
+    return f(tree)
+
+
+def _leaves(tree) -> list:
+    return _leaves(tree.left) + _leaves(tree.right) if isinstance(tree, _Union) else [tree]
+
+
+def _soup(tree) -> solids.Solid:
+    """A node's solids as one triangle soup (a union drawn by the z-buffer)."""
+    parts = _leaves(tree)
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [len(v) for v, _ in parts[:-1]])
+    return (np.concatenate([v for v, _ in parts]),
+            np.concatenate([f + o for (_, f), o in zip(parts, offsets)]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,12 +163,17 @@ class CSGGenerator:
 
     def solid(self, beta, seed: int) -> tuple[solids.Solid, dict]:
         """``shape`` as (vertices, faces) arrays."""
+        return self._grow(beta, seed, lazy=False)
+
+    def _grow(self, beta, seed: int, lazy: bool):
+        """The expanded tree and the grammar's meta; with ``lazy`` unions stay ``_Union`` nodes
+        until a subtraction needs them, else every boolean is computed where it stands."""
         self.schema.check(beta, "beta")
         p = SCHEMA.constrained(np.asarray(beta, np.float64))
         r = self.draws(seed)
         meta = {"csg_nodes": 0, "csg_fallbacks": 0, "primitives": [], "params": [], "transforms": [],
                 "attach": []}
-        return self._expand(1, 0, p, r, meta), meta
+        return self._expand(1, 0, p, r, meta, lazy), meta
 
     @staticmethod
     def _lognormal(p, name, z):
@@ -162,39 +202,50 @@ class CSGGenerator:
         meta["params"].append((kind, np.atleast_1d(np.asarray(value, np.float64)).tolist()))
         return mesh
 
-    def _expand(self, node, depth, p, r, meta) -> solids.Solid:
+    def _expand(self, node, depth, p, r, meta, lazy):
         meta["csg_nodes"] += 1
         u = r["u"][node]
         if depth >= self.max_depth or u[_U["expand"]] >= p["p_expand"][0]:
             return self._primitive(node, p, r, meta)
-        left = self._expand(2 * node, depth + 1, p, r, meta)
-        right = self._expand(2 * node + 1, depth + 1, p, r, meta)
+        left = self._expand(2 * node, depth + 1, p, r, meta, lazy)
+        right = self._expand(2 * node + 1, depth + 1, p, r, meta, lazy)
         right = self._transform(node, left, right, p, r, meta)
         union = u[_U["op"]] < p["p_union"][0]
-        out = solids.boolean(left, right, union)
+        if union and lazy:
+            return _Union(left, right)
+        return self._boolean(left, right, union, meta)
+
+    def _boolean(self, left, right, union: bool, meta):
+        out = solids.boolean(self._materialise(left, meta), self._materialise(right, meta), union)
         if out is None:
             meta["csg_fallbacks"] += 1
             return left
         return out
 
-    def _transform(self, node, parent, child, p, r, meta) -> solids.Solid:
+    def _materialise(self, tree, meta) -> solids.Solid:
+        """A node as one solid: its unions computed, depth first, in tree order."""
+        while isinstance(tree, _Union):
+            tree = self._boolean(tree.left, tree.right, True, meta)
+        return tree
+
+    def _transform(self, node, parent, child, p, r, meta):
         """T = attach · translate · rotate · scale, applied to the child."""
         z = r["z"][node]
         scale = self._lognormal(p, "scale", z[_Z["scale"]])
         angle = self._lognormal(p, "angle", z[_Z["angle"]])
         offset = self._lognormal(p, "offset", z[_Z["offset"]])
-        point, direction = primitives.surface_point_of(*parent, z[_Z["attach"]])
+        point, direction = primitives.surface_point_of(*_soup(parent), z[_Z["attach"]])
         m = np.eye(4)
         m[:3, :3] = primitives.rotation(z[_Z["axis"]], angle) * scale
         m[:3, 3] = point + offset * direction
         meta["transforms"].append((float(scale), float(angle), float(offset)))
         meta["attach"].append(m[:3, 3].copy())
-        return solids.transform(child, m)
+        return _map(child, lambda s: solids.transform(s, m))
 
     # ---- scene ---------------------------------------------------------------------------------
     def generate(self, beta, seed: int) -> Scene:
-        mesh, meta = self.solid(beta, seed)
-        return self.frame(mesh, seed, {k: meta[k] for k in ("csg_nodes", "csg_fallbacks")})
+        tree, meta = self._grow(beta, seed, lazy=True)
+        return self.frame(_soup(tree), seed, {k: meta[k] for k in ("csg_nodes", "csg_fallbacks")})
 
     def frame(self, mesh, seed: int, meta: dict | None = None) -> Scene:
         """Pose (uniform random rotation), centre and scale a mesh into the unit sphere, and light
