@@ -107,6 +107,19 @@ def main():
     n = a.n or (20 if a.quick else 60)
     floor = floor_render(a.size)
     res = {"size": a.size, "n": n, "goal_ratio": GOAL, "goal_grammars": list(GOAL_GRAMMARS), "grammars": {}}
+    # weighs tiling: a 4×4 grid of samples in one framebuffer pays one 4×-size render
+    big = floor_render(4 * a.size)
+    t_small, t_big = [], []
+    for _ in range(max(n, 20)):
+        t0 = time.perf_counter()
+        floor()
+        t1 = time.perf_counter()
+        big()
+        t_small.append(t1 - t0), t_big.append(time.perf_counter() - t1)
+    res["floor_ms"] = 1e3 * float(np.median(t_small))
+    res["floor_4x_size_per_tile_ms"] = 1e3 * float(np.median(t_big)) / 16
+    print(f"floor {res['floor_ms']:.2f} ms at {a.size}²; one {4 * a.size}² render / 16 tiles "
+          f"{res['floor_4x_size_per_tile_ms']:.2f} ms per tile")
     for name, sampler in samplers(a.size).items():
         r = measure(sampler, floor, n)
         if name in GOAL_GRAMMARS:

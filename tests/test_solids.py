@@ -45,7 +45,8 @@ def test_array_csg_renders_like_trimesh_csg():
     b = new.default_beta()
     r = get_renderer(64, 64)
     for seed in range(8):
-        a, c = r.render(new.frame(new.solid(b, seed)[0], seed)), r.render(old.frame(old.solid(b, seed)[0], seed))
+        a = r.render(new.frame(new.solid(b, seed)[0], seed))
+        c = r.render(old.frame(old.solid(b, seed)[0], seed))
         assert np.array_equal(a["mask"], c["mask"])
         for k in ("color", "depth", "normals"):
             np.testing.assert_allclose(a[k], c[k], atol=1e-6)

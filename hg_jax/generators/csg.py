@@ -31,8 +31,8 @@ the operands' triangles as on the union's. ``shape``/``solid`` still compute eve
 same tree order.
 
 Boolean policy: a union/subtraction whose result is empty (volume < 1e-6) or whose operand
-manifold3d rejects falls back to the left operand; ``scene.meta["csg_fallbacks"]`` counts it, ``scene.meta["csg_nodes"]`` counts
-the expanded tree's nodes.
+manifold3d rejects falls back to the left operand; ``scene.meta["csg_fallbacks"]`` counts it,
+``scene.meta["csg_nodes"]`` counts the expanded tree's nodes.
 """
 from __future__ import annotations
 

@@ -215,7 +215,8 @@ class PyrenderRenderer:
             mask = depth > 0
         else:
             mask, out["face"], out["normals"] = self._id_pass(scene, soup, depth, pose)
-        out["color"] = (((color_u8[..., :3].astype(np.float64) / 255.0) ** 2.2) * mask[..., None]).astype(np.float32)
+        color = ((color_u8[..., :3].astype(np.float64) / 255.0) ** 2.2) * mask[..., None]
+        out["color"] = color.astype(np.float32)
         if "albedo" in maps:
             albedo = srgb_to_linear(albedo_u8[..., :3].astype(np.float64) / 255.0) * mask[..., None]
             out["albedo"] = albedo.astype(np.float32)
@@ -272,8 +273,8 @@ class PyrenderRenderer:
             for i in smooth:
                 sel = part == i
                 if np.any(sel):
-                    n_world[sel] = _interpolated_normals(soup.verts[i], soup.faces[i], hit[sel] - soup.offsets[i],
-                                                         rays[sel], pose[:3, 3])
+                    n_world[sel] = _interpolated_normals(soup.verts[i], soup.faces[i],
+                                                         hit[sel] - soup.offsets[i], rays[sel], pose[:3, 3])
         n_cam = n_world @ rot                   # R^T n for each row
         out[mask] = n_cam / np.linalg.norm(n_cam, axis=1, keepdims=True)
         return out
