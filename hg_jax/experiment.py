@@ -44,6 +44,18 @@ def make_beta_optimizer(c) -> optax.GradientTransformation:
     return optax.rmsprop(c.learning_rate, decay=c.decay, bias_correction=bool(c.get("bias_correction", True)))
 
 
+def build_engine(config, setup, pool) -> Engine:
+    """The engine an experiment runs (benchmarks build theirs here too, so they time the same one)."""
+    return Engine.build(
+        pool=pool, schema=setup.sampler.schema, task=setup.task, init_fn=setup.init_fn,
+        apply_fn=setup.apply_fn, inner_optimizer=make_inner_optimizer(config.inner),
+        beta_optimizer=make_beta_optimizer(config.beta_opt),
+        val_batch=_device(setup.val), unroll_steps=config.inner.unroll_steps,
+        batch_size=config.inner.batch_size, num_directions=config.hybrid.num_directions,
+        sigma=config.hybrid.sigma, normalisation=config.hybrid.normalisation,
+        remat=config.inner.remat)
+
+
 def _device(batch: dict) -> dict:
     return {k: jnp.asarray(batch[k], jnp.float32) for k in ("image", "target", "mask")}
 
@@ -126,14 +138,7 @@ def run(config, workdir: str, setup=None) -> dict:
     pool = make_pool(setup.sampler, config.render.num_workers, config.render.timeout_s,
                      config.render.max_retries)
     try:
-        engine = Engine.build(
-            pool=pool, schema=schema, task=setup.task, init_fn=setup.init_fn, apply_fn=setup.apply_fn,
-            inner_optimizer=make_inner_optimizer(config.inner),
-            beta_optimizer=make_beta_optimizer(config.beta_opt),
-            val_batch=_device(setup.val), unroll_steps=config.inner.unroll_steps,
-            batch_size=config.inner.batch_size, num_directions=config.hybrid.num_directions,
-            sigma=config.hybrid.sigma, normalisation=config.hybrid.normalisation,
-            remat=config.inner.remat)
+        engine = build_engine(config, setup, pool)
         report_rows = {}
         for row, method_name, beta0 in _rows(config, setup):
             report_rows[row] = train_and_evaluate(config, workdir, engine, setup, row, method_name, beta0)

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 TARGETS = ("normals", "depth", "intrinsic")
+# the renderer maps each target needs: a pass nothing needs is not rendered (pyrender_backend.py)
+MAPS = {"normals": ("color", "normals"), "depth": ("color",), "intrinsic": ("color", "albedo")}
 IMAGES = ("gray", "rgb")
 
 
@@ -71,7 +73,7 @@ class RenderedSampler:
     def __call__(self, beta, seed: int) -> dict:
         from hg_jax.render.pyrender_backend import get_renderer  # lazily: GL is per process
         scene = self.scene(beta, seed)
-        out = get_renderer(scene.width, scene.height).render(scene)
+        out = get_renderer(scene.width, scene.height).render(scene, MAPS[self.target])
         sample = make_sample(out, self.target, self.image)
         if self.normalize:
             from hg_jax.data.imageops import normalize_intensity, normalize_intrinsic
