@@ -105,6 +105,10 @@ def _rows(config, setup) -> list[tuple[str, str, np.ndarray]]:
 def run(config, workdir: str) -> dict:
     """Run the experiment described by ``config`` in ``workdir``; returns (and writes) report.json."""
     config_lib.validate(config)
+    from hg_jax import sharding
+
+    mesh = sharding.make_mesh(config.inner.devices)
+    sharding.check_batch_size(mesh, config.inner.batch_size)
     os.makedirs(workdir, exist_ok=True)
     setup = setups.build(config)
     config_lib.check_beta_init(config, setup.sampler.schema)
@@ -114,7 +118,7 @@ def run(config, workdir: str) -> dict:
     schema.check(setup.beta0, "setup.beta0")
 
     pool = make_pool(setup.sampler, config.render.num_workers, config.render.timeout_s,
-                     config.render.max_retries)
+                     config.render.max_retries, config.render.backend, config.render.ray_address)
     try:
         engine = Engine.build(
             pool=pool, schema=schema, task=setup.task, init_fn=setup.init_fn, apply_fn=setup.apply_fn,
@@ -123,7 +127,7 @@ def run(config, workdir: str) -> dict:
             val_batch=_device(setup.val), unroll_steps=config.inner.unroll_steps,
             batch_size=config.inner.batch_size, num_directions=config.hybrid.num_directions,
             sigma=config.hybrid.sigma, normalisation=config.hybrid.normalisation,
-            remat=config.inner.remat)
+            remat=config.inner.remat, mesh=mesh)
         report_rows = {}
         for row, method_name, beta0 in _rows(config, setup):
             report_rows[row] = train_and_evaluate(config, workdir, engine, setup, row, method_name, beta0)
