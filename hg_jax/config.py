@@ -9,6 +9,7 @@ import ml_collections
 
 NORMALISATIONS = ("paper", "unbiased")
 INNER_OPTIMIZERS = ("sgd", "momentum", "adam")
+RENDER_BACKENDS = ("processes", "ray")
 
 
 def base() -> ml_collections.ConfigDict:
@@ -29,6 +30,7 @@ def base() -> ml_collections.ConfigDict:
     c.inner.optimizer = "sgd"    # sgd | momentum | adam (SGD as in the paper)
     c.inner.learning_rate = 0.1
     c.inner.remat = False        # jax.checkpoint on the scan body
+    c.inner.devices = 1          # data-parallel over the first N jax devices (0: all of them)
 
     c.hybrid = ml_collections.ConfigDict()
     c.hybrid.num_directions = 8  # m antithetic directions per outer step
@@ -41,7 +43,9 @@ def base() -> ml_collections.ConfigDict:
     c.beta_opt.bias_correction = True  # without it the first step is 3.2·lr (experiment.make_beta_optimizer)
 
     c.render = ml_collections.ConfigDict()
-    c.render.num_workers = 0     # render worker processes (0: in this process)
+    c.render.backend = "processes"  # processes (this host) | ray (actors, local or a cluster)
+    c.render.num_workers = 0     # render worker processes or Ray actors (0: in this process)
+    c.render.ray_address = ""    # ray: "" starts a local Ray; "auto" or host:port joins a cluster
     c.render.timeout_s = 120.0
     c.render.max_retries = 2
     return c
@@ -130,6 +134,15 @@ def validate(c: ml_collections.ConfigDict) -> None:
     _check(0 <= c.beta_opt.decay < 1, "beta_opt.decay", "in [0, 1)", c.beta_opt.decay)
     _check(isinstance(c.render.num_workers, int) and c.render.num_workers >= 0, "render.num_workers",
            "an integer >= 0", c.render.num_workers)
+    _check(c.render.backend in RENDER_BACKENDS, "render.backend", f"one of {RENDER_BACKENDS}",
+           c.render.backend)
+    if c.render.backend == "ray":
+        _check(c.render.num_workers >= 1, "render.num_workers",
+               "an integer >= 1 with render.backend = 'ray' (the number of actors)", c.render.num_workers)
+    _check(isinstance(c.render.ray_address, str), "render.ray_address",
+           "a string: '' (start a local Ray), 'auto' or 'host:port' (join a cluster)", c.render.ray_address)
+    _check(isinstance(c.inner.devices, int) and c.inner.devices >= 0, "inner.devices",
+           "an integer >= 0 (0: all devices, N: the first N)", c.inner.devices)
     _check(c.render.timeout_s > 0, "render.timeout_s", "> 0 seconds", c.render.timeout_s)
     _check(isinstance(c.render.max_retries, int) and c.render.max_retries >= 0, "render.max_retries",
            "an integer >= 0", c.render.max_retries)

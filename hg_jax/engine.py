@@ -34,6 +34,7 @@ class Engine:
     sigma: float = 0.05
     normalisation: str = "paper"
     remat: bool = False
+    mesh: Any = None              # jax Mesh for data-parallel inner training (None: one device)
     meta_grad: Callable = None
     train_only: Callable = None
     predict: Callable = None
@@ -47,9 +48,15 @@ class Engine:
         common = dict(train_loss=train_loss, val_loss=val_loss, optimizer=eng.inner_optimizer,
                       remat=eng.remat)
         apply_fn = eng.apply_fn
-        return dataclasses.replace(
-            eng, meta_grad=unroll.make_meta_grad(**common), train_only=unroll.make_train_only(**common),
-            predict=jax.jit(lambda p, x: apply_fn(p, x)[-1]), loss=jax.jit(val_loss))
+        fns = dict(meta_grad=unroll.make_meta_grad(**common), train_only=unroll.make_train_only(**common),
+                   predict=jax.jit(lambda p, x: apply_fn(p, x)[-1]))
+        if eng.mesh is not None:
+            from hg_jax.sharding import DataParallel
+
+            dp = DataParallel(eng.mesh)
+            fns = dict(meta_grad=dp.inner(fns["meta_grad"], has_dX=True),
+                       train_only=dp.inner(fns["train_only"], has_dX=False), predict=dp.predict(fns["predict"]))
+        return dataclasses.replace(eng, **fns, loss=jax.jit(val_loss))
 
     # ---- state -------------------------------------------------------------------------------
     def init_state(self, beta0: np.ndarray, key, input_shape) -> OuterState:

@@ -44,7 +44,7 @@ def make_beta_optimizer(c) -> optax.GradientTransformation:
     return optax.rmsprop(c.learning_rate, decay=c.decay, bias_correction=bool(c.get("bias_correction", True)))
 
 
-def build_engine(config, setup, pool) -> Engine:
+def build_engine(config, setup, pool, mesh=None) -> Engine:
     """The engine an experiment runs (benchmarks build theirs here too, so they time the same one)."""
     return Engine.build(
         pool=pool, schema=setup.sampler.schema, task=setup.task, init_fn=setup.init_fn,
@@ -53,7 +53,7 @@ def build_engine(config, setup, pool) -> Engine:
         val_batch=_device(setup.val), unroll_steps=config.inner.unroll_steps,
         batch_size=config.inner.batch_size, num_directions=config.hybrid.num_directions,
         sigma=config.hybrid.sigma, normalisation=config.hybrid.normalisation,
-        remat=config.inner.remat)
+        remat=config.inner.remat, mesh=mesh)
 
 
 def _device(batch: dict) -> dict:
@@ -127,6 +127,10 @@ def run(config, workdir: str, setup=None) -> dict:
     ``setup``: an already built setup of this config (callers running many rows of one experiment,
     e.g. benchmarks/compare.py and hg_jax.retrain, build it once)."""
     config_lib.validate(config)
+    from hg_jax import sharding
+
+    mesh = sharding.make_mesh(config.inner.devices)
+    sharding.check_batch_size(mesh, config.inner.batch_size)
     os.makedirs(workdir, exist_ok=True)
     setup = setup if setup is not None else setups.build(config)
     config_lib.check_beta_init(config, setup.sampler.schema)
@@ -136,9 +140,9 @@ def run(config, workdir: str, setup=None) -> dict:
     schema.check(setup.beta0, "setup.beta0")
 
     pool = make_pool(setup.sampler, config.render.num_workers, config.render.timeout_s,
-                     config.render.max_retries)
+                     config.render.max_retries, config.render.backend, config.render.ray_address)
     try:
-        engine = build_engine(config, setup, pool)
+        engine = build_engine(config, setup, pool, mesh)
         report_rows = {}
         for row, method_name, beta0 in _rows(config, setup):
             report_rows[row] = train_and_evaluate(config, workdir, engine, setup, row, method_name, beta0)

@@ -29,7 +29,10 @@ def _genome_pool(engine):
         if not isinstance(getattr(sampler, "generator", None), CSGGenerator):
             raise ValueError("config.method 'evolution' needs a CSG experiment (e.g. mbii): its sampler "
                              f"renders {type(getattr(sampler, 'generator', sampler)).__name__}")
-        _POOLS[key] = make_pool(csg_genome.genome_sampler(sampler), getattr(engine.pool, "num_workers", 0))
+        # the genomes render on the same backend as the β renders
+        _POOLS[key] = make_pool(csg_genome.genome_sampler(sampler), getattr(engine.pool, "num_workers", 0),
+                                backend=getattr(engine.pool, "backend", "processes"),
+                                ray_address=getattr(engine.pool, "address", ""))
     return _POOLS[key]
 
 
