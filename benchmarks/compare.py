@@ -343,7 +343,7 @@ def main(argv=None) -> int:
     from hg_jax.runtime import enable_compile_cache, tune_malloc
 
     tune_malloc()
-    enable_compile_cache(os.path.join(args.workdir, "xla_cache"))
+    enable_compile_cache()   # the default cache launch.py uses: a compile is paid once per program
     config = load_config(args.config)
     overrides = {}
     for kv in args.set:
