@@ -15,7 +15,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
-SCRIPTS = ["unroll.py", "host_bridge.py", "train_step.py", "render.py", "sampler.py", "outer_step.py"]
+SCRIPTS = ["unroll.py", "host_bridge.py", "train_step.py", "render.py", "sampler.py", "ray_pool.py",
+           "outer_step.py"]
 BEGIN, END = "<!-- summary:begin -->", "<!-- summary:end -->"
 
 
@@ -56,6 +57,10 @@ def entries() -> list[dict]:
                               f"({g['samples_per_s_per_core']:.0f} samples/s/core)",
                     "goal": f"<= {sm['goal_ratio']:g}" if goal else "informative",
                     "measured": round(g["ratio_to_floor"], 1), "met": g.get("met", True)})
+    if os.path.exists(os.path.join(RESULTS, "ray_pool.json")):
+        rp = load("ray_pool.json")
+        out.append({"figure": f"process-pool renders/s / Ray renders/s - 1 ({rp['workers']} workers)",
+                    "goal": "<= 0.15", "measured": round(rp["ray_overhead"], 3), "met": rp["ray_overhead"] <= 0.15})
     o = load("outer_step.json")
     variant = o.get("variant", "small" if o["quick"] else "default")
     out.append({"figure": f"hybrid outer step wall / max(render, compute) ({variant} config)",
