@@ -9,6 +9,7 @@ again with the same workdir resumes where it stopped and writes the same β traj
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -44,8 +45,28 @@ def make_beta_optimizer(c) -> optax.GradientTransformation:
     return optax.rmsprop(c.learning_rate, decay=c.decay, bias_correction=bool(c.get("bias_correction", True)))
 
 
+_JITTED: dict = {}   # (network, task, inner config) -> (setup, engine): jitted pieces to reuse
+
+
 def build_engine(config, setup, pool, mesh=None) -> Engine:
-    """The engine an experiment runs (benchmarks build theirs here too, so they time the same one)."""
+    """The engine an experiment runs (benchmarks build theirs here too, so they time the same one).
+
+    Rows of one process that share the network, task and inner optimiser (compare.py, retrain) reuse
+    the first engine's jitted functions: a new jit would trace the meta-gradient again (about a
+    minute for the default hourglass), time that no row should be charged for."""
+    key = (id(setup.apply_fn), id(setup.task), config.inner.to_json(), id(mesh))
+    if key in _JITTED:
+        return dataclasses.replace(
+            _JITTED[key][1], pool=pool, schema=setup.sampler.schema, init_fn=setup.init_fn,
+            beta_optimizer=make_beta_optimizer(config.beta_opt), val_batch=_device(setup.val),
+            num_directions=config.hybrid.num_directions, sigma=config.hybrid.sigma,
+            normalisation=config.hybrid.normalisation)
+    engine = _build_engine(config, setup, pool, mesh)
+    _JITTED[key] = (setup, engine)      # the setup is kept so that its ids stay unique
+    return engine
+
+
+def _build_engine(config, setup, pool, mesh) -> Engine:
     return Engine.build(
         pool=pool, schema=setup.sampler.schema, task=setup.task, init_fn=setup.init_fn,
         apply_fn=setup.apply_fn, inner_optimizer=make_inner_optimizer(config.inner),
