@@ -16,7 +16,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
 SCRIPTS = ["unroll.py", "host_bridge.py", "train_step.py", "render.py", "sampler.py", "ray_pool.py",
-           "outer_step.py"]
+           "outer_step.py", "compile.py"]
 BEGIN, END = "<!-- summary:begin -->", "<!-- summary:end -->"
 
 
@@ -69,6 +69,14 @@ def entries() -> list[dict]:
         out.append({"figure": f"hybrid outer step wall / (render + compute) ({variant} config)",
                     "goal": "< 1 (informative)", "measured": round(o["ratio_wall_over_sum"], 2),
                     "met": o["ratio_wall_over_sum"] < 1})
+    if os.path.exists(os.path.join(RESULTS, "compile.json")):
+        c = load("compile.json")
+        for exp, r in c["experiments"].items():
+            for when in ("cold", "warm"):
+                for fn in ("meta_grad", "train_only"):
+                    t = r[when][fn]["lower_s"] + r[when][fn]["compile_s"]
+                    out.append({"figure": f"{fn} {when} compile s, lowering included ({exp}{':' + c['variant'] if c['variant'] else ''})",
+                                "goal": "<= 30", "measured": round(t, 1), "met": t <= 30})
     return out
 
 
