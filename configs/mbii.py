@@ -6,7 +6,7 @@
 
 Real data: ../shared/data/mbii (or --config.data.root=/path, or $HG_JAX_DATA/mbii).
 """
-from hg_jax.config import base, hourglass_defaults, paper_variant, small_variant
+from hg_jax.config import ConfigError, base, hourglass_defaults, paper_variant, small_variant
 from hg_jax.data.mbii import TEST_OBJECTS as TEST, TRAIN_OBJECTS as TRAIN   # Barron's split
 
 
@@ -25,7 +25,7 @@ def get_config(variant: str = ""):
         paper_variant(c)
         c.data.max_depth = 3
     elif variant:
-        raise ValueError(f"configs/mbii.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
+        raise ConfigError(f"configs/mbii.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
     return c
 
 

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import ml_collections
 
+from hg_jax.errors import ConfigError  # noqa: F401  (re-exported: setups raise config.ConfigError)
+
 NORMALISATIONS = ("paper", "unbiased")
+# config.data fields that hold paths: resolve_paths makes them absolute once, at the command line
+PATH_FIELDS = ("root", "mbii_root", "textured_root", "rgbd_root", "nyu_mat", "nyu_splits", "normals_gt",
+               "scans_root", "model_path", "scene_dirs")
 INNER_OPTIMIZERS = ("sgd", "momentum", "adam")
 RENDER_BACKENDS = ("processes", "ray")
 
@@ -51,10 +56,6 @@ def base() -> ml_collections.ConfigDict:
     return c
 
 
-class ConfigError(ValueError):
-    pass
-
-
 def hourglass_defaults(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """What the rendered experiments (MBII, NYU, faces, intrinsic) share by default: a CPU-sized
     Stacked Hourglass trained with Adam, K = 4 × B = 8 per outer step, m = 4, 2 render workers."""
@@ -95,6 +96,20 @@ def paper_variant(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.model = dict(num_stacks=4, depth=4, channels=128, norm="group", conv="xla")
     c.data.size = 128
     c.render.num_workers = 8
+    return c
+
+
+def resolve_paths(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """Expand ``~`` and make every path field of ``c.data`` absolute (relative to the current
+    directory), in place: workers, sweeps and report.json then see the path the user meant."""
+    from hg_jax.cli import path
+
+    data = c.get("data") or {}
+    for f in PATH_FIELDS:
+        if f in data and isinstance(data[f], str):
+            data[f] = path(data[f])
+        elif f in data and isinstance(data[f], (tuple, list)):
+            data[f] = type(data[f])(path(p) for p in data[f])
     return c
 
 
