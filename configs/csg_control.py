@@ -7,7 +7,7 @@ and test images rendered at a hidden β* (hg_jax/setups/control.py documents β*
 
 Everything but the validation/test data is the MBII default (configs/mbii.py).
 """
-from hg_jax.config import base, hourglass_defaults, paper_variant, small_variant
+from hg_jax.config import ConfigError, base, hourglass_defaults, paper_variant, small_variant
 
 
 def get_config(variant: str = ""):
@@ -26,5 +26,5 @@ def get_config(variant: str = ""):
         c.data.max_depth = 3
         c.data.num_val = c.data.num_test = 512
     elif variant:
-        raise ValueError(f"configs/csg_control.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
+        raise ConfigError(f"configs/csg_control.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
     return c

@@ -8,7 +8,7 @@ beta_error).
 
 Everything but the validation/test data is the NYU default (configs/nyu.py).
 """
-from hg_jax.config import base, hourglass_defaults, paper_variant, small_variant
+from hg_jax.config import ConfigError, base, hourglass_defaults, paper_variant, small_variant
 
 
 def get_config(variant: str = ""):
@@ -29,5 +29,5 @@ def get_config(variant: str = ""):
         c.data.num_scenes = 1000
         c.data.num_val = c.data.num_test = 512
     elif variant:
-        raise ValueError(f"configs/nyu_control.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
+        raise ConfigError(f"configs/nyu_control.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
     return c
