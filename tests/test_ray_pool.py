@@ -20,7 +20,7 @@ JOBS = [(np.array([1.0, 0.5]), s) for s in range(12)]
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 2**20,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=200 * 2**20,
              runtime_env={"env_vars": {"PYTHONPATH": _local_pythonpath()}})
     yield
     ray.shutdown()

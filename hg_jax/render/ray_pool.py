@@ -63,8 +63,9 @@ def connect(address: str = "", num_cpus: int | None = None) -> bool:
     from hg_jax.render.pyrender_backend import choose_platform
 
     env = {"PYTHONPATH": _local_pythonpath(), "PYOPENGL_PLATFORM": choose_platform()}
-    ray.init(num_cpus=num_cpus, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-             logging_level=logging.WARNING, runtime_env={"env_vars": env})
+    # address="local": always a new local instance, never a cluster another process left running
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False,
+             object_store_memory=LOCAL_OBJECT_STORE_BYTES, logging_level=logging.WARNING, runtime_env={"env_vars": env})
     return True
 
 
