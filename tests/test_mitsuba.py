@@ -135,7 +135,8 @@ def test_small_mbii_run_with_mitsuba(tmp_path, shared_data):
     from tests.conftest import load_config
 
     c = load_config("mbii", "small_mitsuba")
-    c.render.num_workers = 1
+    # the smallest run through every stage: renders dominate, path tracing is ~5x pyrender's cost
+    c.outer_steps, c.eval_every, c.render.spp, c.render.num_workers = 2, 2, 2, 1
     rep = run(c, str(tmp_path))
     m = rep["metrics"]["mbii_test"]
     assert 0 < m["mean_angle"] < 90
