@@ -1,15 +1,26 @@
-"""Efficiency comparison under equal accounting (paper Tables 1–2, Fig. 4).
+"""Does hybrid gradient find better data, and faster? Every method, same start, several seeds.
 
-    python benchmarks/compare.py --config configs/mbii.py [--budget-s 600] [--random-betas 10]
-                                 [--methods hybrid,random_search,reinforce,evolution] [--workdir DIR]
+    python benchmarks/compare.py --config configs/csg_control.py --seeds 0,1,2
+    python benchmarks/compare.py --config configs/nyu_control.py --seeds 0,1,2
+    python benchmarks/compare.py --config configs/mbii.py --table1 --random-betas 10 --seeds 0,1,2
 
-Every method runs from the same initial network and β0 with the same wall-clock budget (each row
-stops at its first outer step past ``--budget-s``); metrics.jsonl of each holds cumulative render
-and compute seconds and the test metrics every ``eval_every`` steps. Table 1 protocol: ``--random-betas``
-fixed random β (method random_beta, seeds 0..N-1), best / median / worst selected by validation
-loss only, then hybrid started from each of those three β. Writes
-benchmarks/results/compare_<experiment>.json and .png, prints the tables and the ratio
-(time for hybrid to reach random_search's final validation loss) / (random_search's time).
+For each seed every method runs the same number of outer steps from the same network (the seed's),
+the same β0 and the same per-step seeds; the script checks this and fails loudly otherwise, and
+also if any row of a β-updating method skipped a β update or left β where it started.
+
+Controlled experiments (a setup with β*): curves of beta_error and of the β*-domain test loss
+against wall time, renders and outer steps (mean and min–max over seeds), and
+P1 = (wall time hybrid takes to reach random search's final beta_error) / (random search's time
+to reach it), per seed, with mean and range; the same for the test loss.
+
+``--table1`` (real MBII, paper Table 1): ``--random-betas`` fixed random β (β0 + 0.5·N(0, I),
+draws 0..N−1) and hybrid from β0, at an equal number of outer steps, for each seed; random β are
+ranked best / median / worst by validation loss only; every row reports its best-validation
+snapshot and its final network; the test set chooses nothing.
+
+Writes benchmarks/results/compare_<experiment>.json (.png); ``--out`` changes the name.
+Compilation is paid once in warm-up rows and then read from JAX's persistent cache, so no row's
+wall time includes XLA compilation.
 """
 from __future__ import annotations
 
@@ -17,171 +28,356 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
+SMOOTH = 3          # a curve "reaches" a value when its running mean over this many points does
+RANDOM_STD = 0.5    # Table 1's random β: β0 + RANDOM_STD · N(0, I), as methods/random_beta.py
+
+
+class ComparisonError(RuntimeError):
+    """The runs did not do what the figure claims (skipped updates, frozen β, different starts)."""
 
 
 def load_config(path: str):
     import importlib.util
 
     path, _, variant = path.partition(":")
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--config {path}: no such file")
     spec = importlib.util.spec_from_file_location("compare_cfg", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.get_config(variant)
 
 
-def run_row(config, workdir, **overrides):
+def with_overrides(config, **overrides):
+    c = config.copy_and_resolve_references()
+    with c.unlocked():
+        for k, v in overrides.items():
+            node = c
+            *parents, leaf = k.split(".")
+            for p in parents:
+                node = node[p]
+            node[leaf] = v
+    return c
+
+
+def run_row(config, setup, workdir, **overrides) -> dict:
+    """One method's row: its report row and its metrics lines."""
     from hg_jax.experiment import run
 
-    c = config.copy_and_resolve_references()
-    c.unlock()
-    for k, v in overrides.items():
-        node = c
-        *parents, leaf = k.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = v
-    c.lock()
-    report = run(c, workdir)
+    c = with_overrides(config, baselines=(), **overrides)
+    report = run(c, workdir, setup=setup)
     lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
-    return report, [l for l in lines if l["row"] == c.method]
+    return {"row": report["rows"][c.method], "lines": [l for l in lines if l["row"] == c.method]}
 
 
-def smoothed(values, k=3):
+# ---- curves -------------------------------------------------------------------------------------
+def _test_set(lines) -> str | None:
+    for l in lines:
+        if l.get("test"):
+            return next(iter(l["test"]))
+    return None
+
+
+def curve(lines, key: str) -> dict:
+    """{step, wall_s, renders, value} at the steps where ``key`` is known; ``key`` is a line field
+    (beta_error, val_loss) or ``test_loss`` (the first test set's loss, at evaluation steps)."""
+    pts = []
+    ts = _test_set(lines)
+    for l in lines:
+        v = l["test"][ts]["loss"] if key == "test_loss" and l.get("test") else l.get(key) if key != "test_loss" else None
+        if v is not None:
+            pts.append((l["step"], l["wall_s"], l["renders"], float(v)))
+    a = np.array(pts, np.float64).reshape(-1, 4)
+    return {"step": a[:, 0].tolist(), "wall_s": a[:, 1].tolist(), "renders": a[:, 2].tolist(),
+            "value": a[:, 3].tolist()}
+
+
+def smoothed(values, k: int = SMOOTH) -> np.ndarray:
     v = np.asarray(values, np.float64)
     return np.array([v[max(0, i - k + 1):i + 1].mean() for i in range(len(v))])
 
 
-def time_to_reach(lines, target: float, clock: str = "wall_s"):
-    vals = smoothed([l["val_loss"] for l in lines])
-    hit = np.nonzero(vals <= target)[0]
-    return None if len(hit) == 0 else float(lines[int(hit[0])][clock])
+def time_to_reach(c: dict, target: float, clock: str = "wall_s") -> float | None:
+    hit = np.nonzero(smoothed(c["value"]) <= target + 1e-12)[0]
+    return None if len(hit) == 0 else float(c[clock][int(hit[0])])
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--config", default=os.path.join(ROOT, "configs", "mbii.py"))
-    ap.add_argument("--budget-s", type=float, default=600.0)
-    ap.add_argument("--methods", default="hybrid,random_search,reinforce,evolution")
-    ap.add_argument("--random-betas", type=int, default=10, help="Table 1 protocol: how many random β")
-    ap.add_argument("--workdir", default=os.path.join(ROOT, "runs", "compare"))
-    args = ap.parse_args()
-    from hg_jax.methods.base import available
+def p1(hybrid: dict, random_search: dict) -> dict:
+    """(hybrid's wall time to reach random search's final smoothed value) / (random search's)."""
+    target = float(smoothed(random_search["value"])[-1])
+    t_h, t_rs = time_to_reach(hybrid, target), time_to_reach(random_search, target)
+    return {"target": target, "hybrid_s": t_h, "random_search_s": t_rs,
+            "ratio": None if t_h is None or not t_rs else t_h / t_rs}
 
-    config = load_config(args.config)
-    name = config.experiment
-    common = {"budget_s": args.budget_s, "outer_steps": 100_000, "baselines": ()}
-    methods = [m for m in args.methods.split(",") if m]
-    unknown = sorted(set(methods) - set(available()))
-    if unknown:
-        sys.exit(f"--methods: {unknown} not in {available()}")
-    # Equal accounting of steady-state cost: every method's jitted functions are compiled once in a
-    # throw-away warm-up row and then loaded from JAX's persistent cache, so no budget pays for XLA
-    # compilation (which differs a lot between a meta-gradient and a plain training unroll).
-    import jax
-    jax.config.update("jax_compilation_cache_dir", os.path.join(args.workdir, "jax_cache"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    for m in sorted(set(methods) | ({"random_beta", "hybrid"} if args.random_betas else set())):
-        run_row(config, os.path.join(args.workdir, "warmup", m), method=m, outer_steps=1, baselines=(),
-                eval_every=1)
-    rows, curves = {}, {}
+
+def summary(values) -> dict:
+    v = np.array([x for x in values if x is not None], np.float64)
+    if len(v) == 0:
+        return {"n": 0}
+    return {"n": int(len(v)), "mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
+            "max": float(v.max())}
+
+
+# ---- checks -------------------------------------------------------------------------------------
+def check_rows(runs: dict) -> list[str]:
+    """Every claim the figures rest on, checked; raises ComparisonError listing what failed."""
+    from hg_jax.methods.base import REGISTRY, available
+
+    available()
+    failures, notes = [], []
+    for seed, per_method in runs.items():
+        starts = {m: (tuple(np.round(r["row"]["beta_initial"], 12)), r["row"]["init_digest"])
+                  for m, r in per_method.items() if not m.startswith("random")}
+        if len(set(starts.values())) > 1:
+            failures.append(f"seed {seed}: methods started from different β0 or networks: {sorted(starts)}")
+        digests = {r["row"]["init_digest"] for r in per_method.values()}
+        if len(digests) > 1:
+            failures.append(f"seed {seed}: methods started from different networks")
+        for m, r in per_method.items():
+            row, lines = r["row"], r["lines"]
+            if row["skipped_updates"]:
+                failures.append(f"seed {seed} {m}: {row['skipped_updates']} skipped β updates")
+            if any(not np.isfinite(l["val_loss"]) for l in lines):
+                failures.append(f"seed {seed} {m}: non-finite validation loss")
+            method = REGISTRY[row["method"]]
+            if getattr(method, "updates_beta", False):
+                moved = np.linalg.norm(np.subtract(row["beta"], row["beta_initial"]))
+                if not moved > 0 or any(l.get("beta_update_applied") is False for l in lines):
+                    failures.append(f"seed {seed} {m}: β did not move on every step (moved {moved:.3g})")
+            notes.append(f"seed {seed} {m}: {len(lines)} steps, skipped_updates {row['skipped_updates']}")
+    if failures:
+        raise ComparisonError("the comparison is not evidence:\n  " + "\n  ".join(failures))
+    return notes
+
+
+# ---- the two protocols --------------------------------------------------------------------------
+def default_methods(setup) -> list[str]:
+    from hg_jax.generators.csg import CSGGenerator
+
+    methods = ["hybrid", "random_search", "reinforce"]
+    if isinstance(getattr(setup.sampler, "generator", None), CSGGenerator):
+        methods.append("evolution")
+    return methods + ["fixed", "random_beta"]
+
+
+def warm_up(config, setup, workdir, methods) -> None:
+    """One step of each method, so that XLA compiles once, into the persistent cache."""
     for m in methods:
-        rep, lines = run_row(config, os.path.join(args.workdir, m), method=m, **common)
-        rows[m], curves[m] = rep["rows"][m], lines
-        print(f"{m}: {len(lines)} steps, val_loss {rep['rows'][m]['val_loss']:.4g}", flush=True)
+        run_row(config, setup, os.path.join(workdir, "warmup", m), method=m, outer_steps=1, eval_every=1)
 
-    table1 = None
-    if args.random_betas:
-        fixed = []
-        for seed in range(args.random_betas):
-            rep, lines = run_row(config, os.path.join(args.workdir, f"random_beta_{seed}"),
-                                 method="random_beta", seed=seed, **common)
-            fixed.append({"seed": seed, "beta": rep["beta"], **rep["rows"]["random_beta"]})
-        order = sorted(fixed, key=lambda r: r["val_loss"])          # selection by validation loss only
+
+def controlled(config, setup, args, methods, seeds) -> dict:
+    runs = {}
+    for seed in seeds:
+        runs[seed] = {}
+        for m in methods:
+            t = time.perf_counter()
+            runs[seed][m] = run_row(config, setup, os.path.join(args.workdir, f"seed_{seed}", m), method=m,
+                                    seed=seed)
+            r = runs[seed][m]["row"]
+            print(f"seed {seed} {m:>13}: beta_error {r['beta_error']['start']:.3f} -> {r['beta_error']['end']:.3f}"
+                  f"  test loss {next(iter(r['test'].values()))['loss']:.4f}  ({time.perf_counter() - t:.0f} s)",
+                  flush=True)
+    notes = check_rows(runs)
+    result = {"protocol": "controlled", "checks": notes, "rows": {}, "curves": {}, "p1": {}}
+    for m in methods:
+        result["rows"][m] = {str(s): _row_summary(runs[s][m]["row"]) for s in seeds}
+        result["curves"][m] = {str(s): {k: curve(runs[s][m]["lines"], k)
+                                        for k in ("beta_error", "test_loss", "val_loss")} for s in seeds}
+    if "hybrid" in methods and "random_search" in methods:
+        for key in ("beta_error", "test_loss"):
+            per_seed = {str(s): p1(result["curves"]["hybrid"][str(s)][key],
+                                   result["curves"]["random_search"][str(s)][key]) for s in seeds}
+            result["p1"][key] = {"per_seed": per_seed,
+                                 "ratio": summary([v["ratio"] for v in per_seed.values()]),
+                                 "reached": sum(v["ratio"] is not None for v in per_seed.values())}
+    result["final"] = {m: {"beta_error_end": summary([runs[s][m]["row"]["beta_error"]["end"] for s in seeds]),
+                           "beta_error_start": summary([runs[s][m]["row"]["beta_error"]["start"] for s in seeds]),
+                           "test": _test_summary([runs[s][m]["row"]["test"] for s in seeds]),
+                           "best_test": _test_summary([runs[s][m]["row"]["best"]["test"] for s in seeds]),
+                           "wall_s": summary([runs[s][m]["row"]["timings"]["wall_s"] for s in seeds]),
+                           "renders": summary([runs[s][m]["row"]["timings"]["renders"] for s in seeds])}
+                       for m in methods}
+    return result
+
+
+def table1(config, setup, args, seeds) -> dict:
+    from hg_jax.methods.base import REGISTRY
+
+    rng_draws = [np.random.default_rng(d).standard_normal(setup.sampler.schema.size) for d in range(args.random_betas)]
+    random_betas = [setup.beta0 + RANDOM_STD * z for z in rng_draws]
+    runs, per_seed = {}, {}
+    for seed in seeds:
+        rows = {"hybrid": run_row(config, setup, os.path.join(args.workdir, f"seed_{seed}", "hybrid"),
+                                  method="hybrid", seed=seed)}
+        for d, beta in enumerate(random_betas):
+            rows[f"random_{d}"] = run_row(config, setup, os.path.join(args.workdir, f"seed_{seed}", f"random_{d}"),
+                                          method="fixed", seed=seed, beta_init=tuple(beta.tolist()))
+        runs[seed] = rows
+        order = sorted((k for k in rows if k.startswith("random_")), key=lambda k: rows[k]["row"]["val_loss"])
         picks = {"best": order[0], "median": order[len(order) // 2], "worst": order[-1]}
-        table1 = {}
-        for label, r in picks.items():
-            rep, lines = run_row(config, os.path.join(args.workdir, f"hybrid_from_{label}"),
-                                 method="hybrid", beta_init=tuple(r["beta"]), seed=r["seed"], **common)
-            table1[label] = {"random_beta": {"seed": r["seed"], "val_loss": r["val_loss"], "test": r["test"]},
-                             "hybrid_from_it": {"val_loss": rep["rows"]["hybrid"]["val_loss"],
-                                                "test": rep["rows"]["hybrid"]["test"]}}
-
-    ratio = None
-    if "hybrid" in curves and "random_search" in curves:
-        rs = curves["random_search"]
-        target = float(smoothed([l["val_loss"] for l in rs])[-1])
-        t_h = time_to_reach(curves["hybrid"], target)
-        ratio = {"target_val_loss": target, "hybrid_s": t_h, "random_search_s": rs[-1]["wall_s"],
-                 "ratio": None if t_h is None else t_h / rs[-1]["wall_s"]}
-
-    result = {"experiment": name, "budget_s": args.budget_s, "rows": rows, "table1": table1,
-              "ratio_hybrid_to_random_search": ratio,
-              "curves": {m: [{k: l.get(k) for k in ("step", "wall_s", "render_s", "compute_s", "val_loss", "test")}
-                             for l in ls] for m, ls in curves.items()}}
-    os.makedirs(RESULTS, exist_ok=True)
-    out = os.path.join(RESULTS, f"compare_{name}.json")
-    with open(out, "w") as f:
-        json.dump(result, f, indent=1)
-    plot(result, os.path.join(RESULTS, f"compare_{name}.png"))
-    print_tables(result)
-    print(f"saved {out}")
+        per_seed[str(seed)] = {
+            **{label: {"row": k, **_snapshots(rows[k]["row"])} for label, k in picks.items()},
+            "hybrid": {"row": "hybrid", **_snapshots(rows["hybrid"]["row"])}}
+        print(f"seed {seed}: " + ", ".join(f"{label} {v['row']} val {v['final']['val_loss']:.4f}"
+                                           for label, v in per_seed[str(seed)].items()), flush=True)
+    notes = check_rows(runs)
+    labels = ("best", "median", "worst", "hybrid")
+    agg = {}
+    for label in labels:
+        agg[label] = {snap: _test_summary([per_seed[str(s)][label][snap]["test"] for s in seeds])
+                      for snap in ("final", "best_val")}
+    assert all(getattr(REGISTRY[runs[s]["hybrid"]["row"]["method"]], "updates_beta") for s in seeds)
+    return {"protocol": "table1", "checks": notes, "random_betas": args.random_betas, "per_seed": per_seed,
+            "summary": agg, "random_beta_vectors": [b.tolist() for b in random_betas],
+            "curves": {"hybrid": {str(s): {"val_loss": curve(runs[s]["hybrid"]["lines"], "val_loss")} for s in seeds}}}
 
 
-def _main_metric(test: dict):
-    test_set = next(iter(test))
-    return test_set, test[test_set]
+def _snapshots(row: dict) -> dict:
+    return {"final": {"val_loss": row["val_loss"], "test": row["test"]},
+            "best_val": {"step": row["best"]["step"], "val_loss": row["best"]["val_loss"], "test": row["best"]["test"]}}
 
 
-def print_tables(result):
-    print("\nTable 2 style (test set, final network of each method)")
-    rows = result["rows"]
-    first = next(iter(rows.values()))
-    test_set, metrics = _main_metric(first["test"])
-    cols = list(metrics)
-    print(f"{'method':>14} " + " ".join(f"{c:>12}" for c in cols) + f" {'wall_s':>8}")
-    for m, r in rows.items():
-        vals = r["test"][test_set]
-        print(f"{m:>14} " + " ".join(f"{vals[c]:12.4g}" for c in cols) + f" {r['timings'].get('wall_s', 0):8.0f}")
-    if result["table1"]:
-        print("\nTable 1 protocol (selected by validation loss)")
-        for label, r in result["table1"].items():
-            a = r["random_beta"]["test"][test_set]
-            b = r["hybrid_from_it"]["test"][test_set]
-            k = cols[0]
-            print(f"{label:>8}: random β {k} {a[k]:.4g} -> hybrid from it {b[k]:.4g}")
-    ratio = result["ratio_hybrid_to_random_search"]
-    if ratio:
-        print(f"\nhybrid reaches random_search's final val loss {ratio['target_val_loss']:.4g} after "
-              f"{ratio['hybrid_s']} s vs {ratio['random_search_s']:.0f} s: ratio {ratio['ratio']}")
+def _row_summary(row: dict) -> dict:
+    return {k: row.get(k) for k in ("beta_initial", "beta", "beta_named", "beta_error", "val_loss", "test", "best",
+                                    "timings", "skipped_updates", "init_digest")}
 
 
-def plot(result, path):
+def _test_summary(tests: list[dict]) -> dict:
+    from hg_jax.retrain import summarise
+
+    return summarise(tests)
+
+
+# ---- output -------------------------------------------------------------------------------------
+def print_result(result: dict) -> None:
+    if result["protocol"] == "controlled":
+        print("\nmethod          beta_error start -> end (mean ± std)   test loss (mean ± std)   wall s   renders")
+        for m, f in result["final"].items():
+            ts = next(iter(f["test"]))
+            tl = f["test"][ts]["loss"]
+            print(f"{m:>13}  {f['beta_error_start']['mean']:.3f} -> {f['beta_error_end']['mean']:.3f} ± "
+                  f"{f['beta_error_end']['std']:.3f}        {tl['mean']:.4f} ± {tl['std']:.4f}      "
+                  f"{f['wall_s']['mean']:6.0f}  {f['renders']['mean']:8.0f}")
+        for key, p in result["p1"].items():
+            r = p["ratio"]
+            shown = f"mean {r['mean']:.2f}, range {r['min']:.2f}–{r['max']:.2f}" if r["n"] else "never reached"
+            print(f"P1 ({key}): {shown} ({p['reached']} of {len(p['per_seed'])} seeds reached the target)")
+    else:
+        print("\nTable 1 protocol (test set; mean ± std over seeds; random β ranked by validation loss)")
+        for label, snaps in result["summary"].items():
+            for snap, per_set in snaps.items():
+                ts = next(iter(per_set))
+                m = per_set[ts]
+                print(f"{label:>7} {snap:>8}: mean angle {m['mean_angle']['mean']:.2f} ± {m['mean_angle']['std']:.2f}"
+                      f"  median {m['median_angle']['mean']:.2f}  mse {m['mse']['mean']:.3f}"
+                      f"  ≤22.5° {m['within_22.5']['mean']:.1f}")
+
+
+def plot(result: dict, path: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for m, lines in result["curves"].items():
-        tested = [l for l in lines if l.get("test")]
-        if not tested:
-            continue
-        test_set, metrics = _main_metric(tested[0]["test"])
-        key = next(iter(metrics))
-        for ax, clock in zip(axes, ("render_s", "compute_s")):
-            ax.plot([l[clock] for l in tested], [l["test"][test_set][key] for l in tested], marker="o", label=m)
-            ax.set(xlabel=f"cumulative {clock.replace('_s', '')} seconds", ylabel=f"test {key}")
-    for ax in axes:
+    if result["protocol"] != "controlled":
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for s, c in result["curves"]["hybrid"].items():
+            ax.plot(c["val_loss"]["step"], c["val_loss"]["value"], label=f"hybrid seed {s}")
+        ax.set(xlabel="outer step", ylabel="validation loss (real MBII train objects)")
         ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        return
+    keys, clocks = ("beta_error", "test_loss"), ("wall_s", "renders", "step")
+    fig, axes = plt.subplots(len(keys), len(clocks), figsize=(13, 7), squeeze=False)
+    for m, per_seed in result["curves"].items():
+        for i, key in enumerate(keys):
+            curves = [c[key] for c in per_seed.values() if len(c[key]["value"])]
+            if not curves or (key == "beta_error" and m == "evolution"):
+                continue
+            for j, clock in enumerate(clocks):
+                top = min(c[clock][-1] for c in curves)
+                grid = np.linspace(min(c[clock][0] for c in curves), top, 50)
+                ys = np.array([np.interp(grid, c[clock], c["value"]) for c in curves])
+                ax = axes[i, j]
+                line, = ax.plot(grid, ys.mean(0), label=m)
+                ax.fill_between(grid, ys.min(0), ys.max(0), color=line.get_color(), alpha=0.15)
+                ax.set(xlabel={"wall_s": "wall seconds", "renders": "renders", "step": "outer step"}[clock],
+                       ylabel=key.replace("_", " "))
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f"{result['experiment']}: mean and min–max over seeds {result['seeds']}")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="benchmarks/compare.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", default=os.path.join(ROOT, "configs", "csg_control.py"))
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--methods", default="", help="comma-separated (default: every method that applies)")
+    ap.add_argument("--outer-steps", type=int, default=0, help="override config.outer_steps (0: keep)")
+    ap.add_argument("--table1", action="store_true", help="real-data protocol: random fixed β + hybrid")
+    ap.add_argument("--random-betas", type=int, default=10)
+    ap.add_argument("--workdir", default=os.path.join(ROOT, "runs", "compare"))
+    ap.add_argument("--out", default="", help="result name (default: compare_<experiment>)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override, e.g. --set beta_opt.learning_rate=0.05 (repeatable)")
+    args = ap.parse_args(argv)
+    args.workdir = os.path.abspath(os.path.expanduser(args.workdir))
+    seeds = [int(s) for s in args.seeds.split(",") if s != ""]
+    if len(seeds) < 3:
+        print(f"warning: {len(seeds)} seed(s): a comparison needs at least 3 to be evidence", file=sys.stderr)
+
+    from hg_jax import setups
+    from hg_jax.methods.base import available
+    from hg_jax.runtime import enable_compile_cache, tune_malloc
+
+    tune_malloc()
+    enable_compile_cache()   # the default cache launch.py uses: a compile is paid once per program
+    config = load_config(args.config)
+    overrides = {}
+    for kv in args.set:
+        k, _, v = kv.partition("=")
+        overrides[k] = json.loads(v) if v[:1] in "[{0123456789-tfn\"" else v
+    if args.outer_steps:
+        overrides["outer_steps"] = args.outer_steps
+    config = with_overrides(config, **overrides)
+    setup = setups.build(config)
+    methods = [m for m in args.methods.split(",") if m] or default_methods(setup)
+    unknown = sorted(set(methods) - set(available()))
+    if unknown:
+        ap.error(f"--methods: {unknown} not in {available()}")
+    if args.table1:
+        warm_up(config, setup, args.workdir, ["hybrid", "fixed"])
+        result = table1(config, setup, args, seeds)
+    else:
+        if setup.beta_star is None:
+            ap.error(f"{args.config} has no β*: use a controlled config, or --table1 for real data")
+        warm_up(config, setup, args.workdir, methods)
+        result = controlled(config, setup, args, methods, seeds)
+    result.update({"experiment": config.experiment, "config": args.config, "seeds": seeds,
+                   "outer_steps": int(config.outer_steps), "overrides": overrides,
+                   "command": "python " + " ".join([os.path.relpath(__file__, ROOT)] + (argv or sys.argv[1:])),
+                   "notes": list(setup.notes)})
+    os.makedirs(RESULTS, exist_ok=True)
+    name = args.out or f"compare_{config.experiment}" + ("_table1" if args.table1 else "")
+    with open(os.path.join(RESULTS, f"{name}.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    plot(result, os.path.join(RESULTS, f"{name}.png"))
+    print_result(result)
+    print(f"saved {os.path.join(RESULTS, name + '.json')} and .png")
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Render throughput: the CSG sampler (generate + 3 render passes) in the worker pool.
+"""Render throughput: the CSG sampler (generate + the render passes its target needs) in the worker pool.
 
     python benchmarks/render.py [--quick] [--size 64] [--n 96]
 

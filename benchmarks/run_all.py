@@ -15,7 +15,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
-SCRIPTS = ["unroll.py", "host_bridge.py", "train_step.py", "render.py", "outer_step.py"]
+SCRIPTS = ["unroll.py", "host_bridge.py", "train_step.py", "render.py", "sampler.py", "ray_pool.py",
+           "outer_step.py", "compile.py"]
 BEGIN, END = "<!-- summary:begin -->", "<!-- summary:end -->"
 
 
@@ -49,9 +50,33 @@ def entries() -> list[dict]:
                 "measured": round(r["speedup_2_over_1"], 2), "met": r["speedup_2_over_1"] >= 1.8})
     out.append({"figure": "pool (1 worker) time / bare in-process loop - 1", "goal": "<= 0.10",
                 "measured": round(r["pool_overhead"], 3), "met": r["pool_overhead"] <= 0.10})
+    sm = load("sampler.json")
+    for name, g in sm["grammars"].items():
+        goal = name in sm["goal_grammars"]
+        out.append({"figure": f"{name} sample cost / bare cube render at {sm['size']}² "
+                              f"({g['samples_per_s_per_core']:.0f} samples/s/core)",
+                    "goal": f"<= {sm['goal_ratio']:g}" if goal else "informative",
+                    "measured": round(g["ratio_to_floor"], 1), "met": g.get("met", True)})
+    if os.path.exists(os.path.join(RESULTS, "ray_pool.json")):
+        rp = load("ray_pool.json")
+        out.append({"figure": f"process-pool renders/s / Ray renders/s - 1 ({rp['workers']} workers)",
+                    "goal": "<= 0.15", "measured": round(rp["ray_overhead"], 3), "met": rp["ray_overhead"] <= 0.15})
     o = load("outer_step.json")
-    out.append({"figure": "hybrid outer step wall / max(render, compute)" + (" (small config)" if o["quick"] else ""),
+    variant = o.get("variant", "small" if o["quick"] else "default")
+    out.append({"figure": f"hybrid outer step wall / max(render, compute) ({variant} config)",
                 "goal": "<= 1.15", "measured": round(o["ratio_wall_over_max"], 2), "met": o["ratio_wall_over_max"] <= 1.15})
+    if "ratio_wall_over_sum" in o:
+        out.append({"figure": f"hybrid outer step wall / (render + compute) ({variant} config)",
+                    "goal": "< 1 (informative)", "measured": round(o["ratio_wall_over_sum"], 2),
+                    "met": o["ratio_wall_over_sum"] < 1})
+    if os.path.exists(os.path.join(RESULTS, "compile.json")):
+        c = load("compile.json")
+        for exp, r in c["experiments"].items():
+            for when in ("cold", "warm"):
+                for fn in ("meta_grad", "train_only"):
+                    t = r[when][fn]["lower_s"] + r[when][fn]["compile_s"]
+                    out.append({"figure": f"{fn} {when} compile s, lowering included ({exp}{':' + c['variant'] if c['variant'] else ''})",
+                                "goal": "<= 30", "measured": round(t, 1), "met": t <= 30})
     return out
 
 

@@ -18,7 +18,7 @@ Real data: ../shared/data/faces/scans (or --config.data.scans_root=/path, or $HG
 ``data.depth_offset``: the network predicts depth − offset cm (0: raw depth), metrics on absolute
 depth (hg_jax/setups/faces.py).
 """
-from hg_jax.config import base, hourglass_defaults, paper_variant, small_variant
+from hg_jax.config import ConfigError, base, hourglass_defaults, paper_variant, small_variant
 
 
 def get_config(variant: str = ""):
@@ -37,7 +37,7 @@ def get_config(variant: str = ""):
         c.inner.optimizer = "sgd"      # the paper's: SGD, lr 0.1, batch 8
         c.inner.learning_rate = 0.1
     elif variant:
-        raise ValueError(f"configs/faces.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
+        raise ConfigError(f"configs/faces.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
     return c
 
 

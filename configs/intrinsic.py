@@ -8,7 +8,7 @@ Rows (each trained for the same number of outer steps; --config.budget_s=S gives
 seconds instead): hybrid from the default β, a random fixed β and basic random search.
 Real data: ../shared/data/mbii and ../shared/data/textured (or --config.data.mbii_root / --config.data.textured_root, a ShapeNet root with textured_layout=shapenet).
 """
-from hg_jax.config import base, hourglass_defaults, paper_variant, small_variant
+from hg_jax.config import ConfigError, base, hourglass_defaults, paper_variant, small_variant
 from hg_jax.data.mbii import TEST_OBJECTS as TEST, TRAIN_OBJECTS as TRAIN   # Barron's split
 
 
@@ -32,7 +32,7 @@ def get_config(variant: str = ""):
         c.data.val_views = 64
         c.data.test_views = 64
     elif variant:
-        raise ValueError(f"configs/intrinsic.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
+        raise ConfigError(f"configs/intrinsic.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
     return c
 
 

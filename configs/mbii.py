@@ -6,7 +6,7 @@
 
 Real data: ../shared/data/mbii (or --config.data.root=/path, or $HG_JAX_DATA/mbii).
 """
-from hg_jax.config import base, hourglass_defaults, mitsuba_variant, paper_variant, small_variant
+from hg_jax.config import ConfigError, base, hourglass_defaults, mitsuba_variant, paper_variant, small_variant
 from hg_jax.data.mbii import TEST_OBJECTS as TEST, TRAIN_OBJECTS as TRAIN   # Barron's split
 
 
@@ -19,15 +19,16 @@ def get_config(variant: str = ""):
     c.outer_steps = 30
     c.eval_every = 10
     c.baselines = ("fixed",)
+    # val_loss: β's L, "cosine" (the training loss) or "angle" (mean angle error, paper §5.1)
     c.data = dict(root="", size=64, max_depth=2, input="shading.png",
-                  val_objects=TRAIN, test_objects=TEST)
+                  val_objects=TRAIN, test_objects=TEST, val_loss="cosine")
     if variant == "small":
         small_variant(c)
     elif variant == "paper":
         paper_variant(c)
         c.data.max_depth = 3
     elif variant:
-        raise ValueError(f"configs/mbii.py: unknown variant {variant!r} (allowed: '', 'small', 'paper', "
+        raise ConfigError(f"configs/mbii.py: unknown variant {variant!r} (allowed: '', 'small', 'paper', "
                          "'mitsuba', 'small_mitsuba')")
     if mitsuba:
         mitsuba_variant(c, spp=4 if variant == "small" else 16)

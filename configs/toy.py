@@ -5,7 +5,7 @@
 
 The run must drive β toward β*: report.json holds ``beta_error`` = ‖β − β*‖ at start and end.
 """
-from hg_jax.config import base
+from hg_jax.config import ConfigError, base
 
 
 def get_config(variant: str = ""):
@@ -30,7 +30,7 @@ def get_config(variant: str = ""):
         c.eval_every = 10
         c.baselines = ()
     elif variant:
-        raise ValueError(f"configs/toy.py: unknown variant {variant!r} (allowed: '', 'small')")
+        raise ConfigError(f"configs/toy.py: unknown variant {variant!r} (allowed: '', 'small')")
     return c
 
 

@@ -15,10 +15,12 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from hg_jax.errors import DataNotFound
+
 
 class Checkpointer:
     def __init__(self, directory: str, keep: int = 2):
-        self.directory = os.path.abspath(directory)
+        self.directory = os.path.abspath(os.path.expanduser(directory))   # orbax needs absolute paths
         self._mgr = ocp.CheckpointManager(
             self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
 
@@ -93,7 +95,8 @@ class MetricsLog:
 
     def last_timings(self) -> dict:
         mine = [r for r in self._lines() if r.get("row") == self.row]
-        return {k: mine[-1][k] for k in ("wall_s", "render_s", "compute_s")} if mine else {}
+        return {k: mine[-1][k] for k in ("wall_s", "render_s", "compute_s", "renders") if k in mine[-1]} \
+            if mine else {}
 
 
 def load_trained(workdir: str, row: str | None = None):
@@ -101,19 +104,21 @@ def load_trained(workdir: str, row: str | None = None):
 
     ``row`` defaults to the run's main method. Parameters come from the row's latest checkpoint.
     """
+    workdir = os.path.abspath(os.path.expanduser(workdir))   # orbax refuses relative paths
     report_path = os.path.join(workdir, "report.json")
     ckpt_root = os.path.join(workdir, "checkpoints")
     if not os.path.isdir(ckpt_root):
-        raise FileNotFoundError(f"{ckpt_root} not found: {workdir} holds no trained run")
+        raise DataNotFound(f"{ckpt_root} not found: {workdir} holds no trained run")
     if os.path.exists(report_path):
         config = json.load(open(report_path))["config"]
     else:
-        raise FileNotFoundError(f"{report_path} not found: the run in {workdir} has not finished")
+        raise DataNotFound(f"{report_path} not found: the run in {workdir} has not finished")
     row = row or config["method"]
     mgr = ocp.CheckpointManager(os.path.join(ckpt_root, row))
     step = mgr.latest_step()
     if step is None:
-        raise FileNotFoundError(f"no checkpoint for row {row!r} in {ckpt_root}")
+        raise DataNotFound(f"no checkpoint for row {row!r} in {ckpt_root}: allowed rows "
+                           f"{sorted(d for d in os.listdir(ckpt_root))}")
     restored = mgr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(),
                                                          extra=ocp.args.JsonRestore()))
     return config, jax.tree_util.tree_map(jax.numpy.asarray, restored["state"]["params"])

@@ -7,8 +7,14 @@ from __future__ import annotations
 
 import ml_collections
 
+from hg_jax.errors import ConfigError  # noqa: F401  (re-exported: setups raise config.ConfigError)
+
 NORMALISATIONS = ("paper", "unbiased")
+# config.data fields that hold paths: resolve_paths makes them absolute once, at the command line
+PATH_FIELDS = ("root", "mbii_root", "textured_root", "rgbd_root", "nyu_mat", "nyu_splits", "normals_gt",
+               "scans_root", "model_path", "scene_dirs")
 INNER_OPTIMIZERS = ("sgd", "momentum", "adam")
+RENDER_BACKENDS = ("processes", "ray")
 
 
 def base() -> ml_collections.ConfigDict:
@@ -29,6 +35,7 @@ def base() -> ml_collections.ConfigDict:
     c.inner.optimizer = "sgd"    # sgd | momentum | adam (SGD as in the paper)
     c.inner.learning_rate = 0.1
     c.inner.remat = False        # jax.checkpoint on the scan body
+    c.inner.devices = 1          # data-parallel over the first N jax devices (0: all of them)
 
     c.hybrid = ml_collections.ConfigDict()
     c.hybrid.num_directions = 8  # m antithetic directions per outer step
@@ -38,18 +45,17 @@ def base() -> ml_collections.ConfigDict:
     c.beta_opt = ml_collections.ConfigDict()
     c.beta_opt.learning_rate = 0.05   # RMSprop on β
     c.beta_opt.decay = 0.9
+    c.beta_opt.bias_correction = True  # without it the first step is 3.2·lr (experiment.make_beta_optimizer)
 
     c.render = ml_collections.ConfigDict()
-    c.render.num_workers = 0     # render worker processes (0: in this process)
+    c.render.backend = "processes"  # processes (this host) | ray (actors, local or a cluster)
+    c.render.num_workers = 0     # render worker processes or Ray actors (0: in this process)
+    c.render.ray_address = ""    # ray: "" starts a local Ray; "auto" or host:port joins a cluster
     c.render.timeout_s = 120.0
     c.render.max_retries = 2
     c.render.renderer = "pyrender"   # pyrender | mitsuba | a name given to renderers.register_renderer
     c.render.spp = 16            # samples per pixel (mitsuba's path tracer; pyrender ignores it)
     return c
-
-
-class ConfigError(ValueError):
-    pass
 
 
 def hourglass_defaults(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -92,6 +98,20 @@ def paper_variant(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.model = dict(num_stacks=4, depth=4, channels=128, norm="group", conv="xla")
     c.data.size = 128
     c.render.num_workers = 8
+    return c
+
+
+def resolve_paths(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """Expand ``~`` and make every path field of ``c.data`` absolute (relative to the current
+    directory), in place: workers, sweeps and report.json then see the path the user meant."""
+    from hg_jax.cli import path
+
+    data = c.get("data") or {}
+    for f in PATH_FIELDS:
+        if f in data and isinstance(data[f], str):
+            data[f] = path(data[f])
+        elif f in data and isinstance(data[f], (tuple, list)):
+            data[f] = type(data[f])(path(p) for p in data[f])
     return c
 
 
@@ -143,6 +163,15 @@ def validate(c: ml_collections.ConfigDict) -> None:
     _check(0 <= c.beta_opt.decay < 1, "beta_opt.decay", "in [0, 1)", c.beta_opt.decay)
     _check(isinstance(c.render.num_workers, int) and c.render.num_workers >= 0, "render.num_workers",
            "an integer >= 0", c.render.num_workers)
+    _check(c.render.backend in RENDER_BACKENDS, "render.backend", f"one of {RENDER_BACKENDS}",
+           c.render.backend)
+    if c.render.backend == "ray":
+        _check(c.render.num_workers >= 1, "render.num_workers",
+               "an integer >= 1 with render.backend = 'ray' (the number of actors)", c.render.num_workers)
+    _check(isinstance(c.render.ray_address, str), "render.ray_address",
+           "a string: '' (start a local Ray), 'auto' or 'host:port' (join a cluster)", c.render.ray_address)
+    _check(isinstance(c.inner.devices, int) and c.inner.devices >= 0, "inner.devices",
+           "an integer >= 0 (0: all devices, N: the first N)", c.inner.devices)
     _check(c.render.timeout_s > 0, "render.timeout_s", "> 0 seconds", c.render.timeout_s)
     from hg_jax.render.renderers import available as renderers
 

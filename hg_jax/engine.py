@@ -34,9 +34,11 @@ class Engine:
     sigma: float = 0.05
     normalisation: str = "paper"
     remat: bool = False
+    mesh: Any = None              # jax Mesh for data-parallel inner training (None: one device)
     meta_grad: Callable = None
     train_only: Callable = None
     predict: Callable = None
+    loss: Callable = None         # jitted (params, batch) -> the task loss of the final output
 
     @classmethod
     def build(cls, **kw) -> "Engine":
@@ -46,9 +48,15 @@ class Engine:
         common = dict(train_loss=train_loss, val_loss=val_loss, optimizer=eng.inner_optimizer,
                       remat=eng.remat)
         apply_fn = eng.apply_fn
-        return dataclasses.replace(
-            eng, meta_grad=unroll.make_meta_grad(**common), train_only=unroll.make_train_only(**common),
-            predict=jax.jit(lambda p, x: apply_fn(p, x)[-1]))
+        fns = dict(meta_grad=unroll.make_meta_grad(**common), train_only=unroll.make_train_only(**common),
+                   predict=jax.jit(lambda p, x: apply_fn(p, x)[-1]))
+        if eng.mesh is not None:
+            from hg_jax.sharding import DataParallel
+
+            dp = DataParallel(eng.mesh)
+            fns = dict(meta_grad=dp.inner(fns["meta_grad"], has_dX=True),
+                       train_only=dp.inner(fns["train_only"], has_dX=False), predict=dp.predict(fns["predict"]))
+        return dataclasses.replace(eng, **fns, loss=jax.jit(val_loss))
 
     # ---- state -------------------------------------------------------------------------------
     def init_state(self, beta0: np.ndarray, key, input_shape) -> OuterState:
@@ -109,12 +117,20 @@ class Engine:
         return state.replace(beta=beta, beta_opt_state=opt_state), True
 
     def evaluate(self, params, batch: dict, chunk: int = 16) -> dict:
-        """Task metrics of the final output on a (N, H, W, C) batch, predicted in chunks."""
+        """Task metrics of the final output on a (N, H, W, C) batch, predicted in chunks, and
+        ``loss``: the task loss (as L is measured), weighting chunks by their mask sums, which is
+        exact for the masked-mean losses of every task."""
         n = batch["image"].shape[0]
-        preds = [np.asarray(self.predict(params, jnp.asarray(batch["image"][i:i + chunk])))
-                 for i in range(0, n, chunk)]
         host = {k: np.asarray(batch[k]) for k in ("image", "target", "mask")}
-        return self.task.metrics(np.concatenate(preds), host)
+        preds, losses, weights = [], [], []
+        for i in range(0, n, chunk):
+            part = {k: jnp.asarray(v[i:i + chunk], jnp.float32) for k, v in host.items()}
+            preds.append(np.asarray(self.predict(params, part["image"])))
+            losses.append(float(self.loss(params, part)))
+            weights.append(float(host["mask"][i:i + chunk].sum()))
+        out = self.task.metrics(np.concatenate(preds), host)
+        out["loss"] = float(np.average(losses, weights=np.maximum(weights, 1e-12)))
+        return out
 
     def val_loss(self, params, batch: dict) -> float:
         return float(unroll.make_val_loss(self.apply_fn, self.task)(params, batch))

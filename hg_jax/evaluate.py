@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 import ml_collections
 import numpy as np
+
+from hg_jax import cli
+from hg_jax.errors import DataError, DataNotFound, UsageError
 
 FORMATS = {}   # name -> loader(path, args, config) -> dict(image, target, mask)
 
@@ -37,7 +39,7 @@ def _names(args, available: list[str]) -> list[str]:
     names = [n.strip() for n in args.objects.split(",") if n.strip()]
     unknown = sorted(set(names) - set(available))
     if unknown:
-        raise ValueError(f"--objects: {unknown} not found in {args.data}; available: {available}")
+        raise DataError(f"--objects: {unknown} not found in {args.data}; available: {available}")
     return names
 
 
@@ -64,7 +66,7 @@ def _load_textured(path, args, config):
 
     task = args.task or _task_of(config)
     if task != "intrinsic":
-        raise ValueError(f"--format textured gives intrinsic ground truth; --task {task!r} is not supported")
+        raise UsageError(f"--format textured gives intrinsic ground truth; --task {task!r} is not supported")
     meshes = textured.load_textured_meshes(path, args.layout or "auto")
     names = _names(args, sorted(m.name for m in meshes))
     meshes = [m for m in meshes if m.name in names]
@@ -116,7 +118,7 @@ def _load_scans(path, args, config):
 def _normals_only(args, config, fmt):
     task = args.task or _task_of(config)
     if task != "normals":
-        raise ValueError(f"--format {fmt} gives normal ground truth; --task {task!r} is not supported")
+        raise UsageError(f"--format {fmt} gives normal ground truth; --task {task!r} is not supported")
 
 
 def _task_of(config) -> str:
@@ -130,9 +132,10 @@ def evaluate(workdir: str, data: str, fmt: str = "mbii", row: str | None = None,
     from hg_jax import checkpoint, setups
 
     if fmt not in FORMATS:
-        raise ValueError(f"--format {fmt!r} not in {sorted(FORMATS)}")
+        raise UsageError(f"--format {fmt!r} is unknown (evaluate): allowed {sorted(FORMATS)}")
+    workdir, data = cli.path(workdir), cli.path(data)
     if not os.path.exists(data):
-        raise FileNotFoundError(f"--data {data} does not exist")
+        raise DataNotFound(f"--data does not exist ({data}): allowed a folder or file in the --format layout")
     config, params = checkpoint.load_trained(workdir, row)
     args = argparse.Namespace(data=data, objects=kw.get("objects"), input=kw.get("input"),
                               task=kw.get("task"), views=kw.get("views"), layout=kw.get("layout"),
@@ -148,7 +151,7 @@ def evaluate(workdir: str, data: str, fmt: str = "mbii", row: str | None = None,
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m hg_jax.evaluate")
+    ap = cli.ArgumentParser(prog="python -m hg_jax.evaluate")
     ap.add_argument("--workdir", required=True, help="a run directory written by launch.py")
     ap.add_argument("--data", required=True, help="folder of real data in the --format layout")
     ap.add_argument("--format", default="mbii", help=f"folder layout: {sorted(FORMATS)}")
@@ -160,14 +163,11 @@ def main(argv=None):
     ap.add_argument("--layout", default=None, help="textured: auto | folders | shapenet")
     ap.add_argument("--normals", default=None, help="nyu: a normals_gt folder (default: normals from depth)")
     args = ap.parse_args(argv)
-    try:
-        out = evaluate(args.workdir, args.data, args.format, args.row, objects=args.objects,
-                       input=args.input, task=args.task, views=args.views, layout=args.layout,
-                       normals=args.normals)
-    except (FileNotFoundError, ValueError) as e:
-        sys.exit(f"error: {e}")
+    out = evaluate(cli.existing_dir(args.workdir, "--workdir"), args.data, args.format, args.row,
+                   objects=args.objects, input=args.input, task=args.task, views=args.views,
+                   layout=args.layout, normals=args.normals)
     print(json.dumps(out))
 
 
 if __name__ == "__main__":
-    main()
+    cli.main(main)

@@ -9,6 +9,7 @@ again with the same workdir resumes where it stopped and writes the same β traj
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -35,6 +36,45 @@ def make_inner_optimizer(c) -> optax.GradientTransformation:
     # eps_root: the meta-gradient differentiates through sqrt(ν); without it a parameter whose
     # gradient is exactly 0 (ν = 0) makes ∂L/∂X NaN (optax documents eps_root for this case)
     return optax.adam(lr, eps_root=1e-16)
+
+
+def make_beta_optimizer(c) -> optax.GradientTransformation:
+    """RMSprop on β (paper §4). Without bias correction its first step is lr·√(1/(1−decay)) per
+    coordinate (3.2·lr at decay 0.9) whatever the gradient's size, a jump the noisy first estimate
+    decides; ``bias_correction`` (default) makes every step about lr."""
+    return optax.rmsprop(c.learning_rate, decay=c.decay, bias_correction=bool(c.get("bias_correction", True)))
+
+
+_JITTED: dict = {}   # (network, task, inner config) -> (setup, engine): jitted pieces to reuse
+
+
+def build_engine(config, setup, pool, mesh=None) -> Engine:
+    """The engine an experiment runs (benchmarks build theirs here too, so they time the same one).
+
+    Rows of one process that share the network, task and inner optimiser (compare.py, retrain) reuse
+    the first engine's jitted functions: a new jit would trace the meta-gradient again (about a
+    minute for the default hourglass), time that no row should be charged for."""
+    key = (id(setup.apply_fn), id(setup.task), config.inner.to_json(), id(mesh))
+    if key in _JITTED:
+        return dataclasses.replace(
+            _JITTED[key][1], pool=pool, schema=setup.sampler.schema, init_fn=setup.init_fn,
+            beta_optimizer=make_beta_optimizer(config.beta_opt), val_batch=_device(setup.val),
+            num_directions=config.hybrid.num_directions, sigma=config.hybrid.sigma,
+            normalisation=config.hybrid.normalisation)
+    engine = _build_engine(config, setup, pool, mesh)
+    _JITTED[key] = (setup, engine)      # the setup is kept so that its ids stay unique
+    return engine
+
+
+def _build_engine(config, setup, pool, mesh) -> Engine:
+    return Engine.build(
+        pool=pool, schema=setup.sampler.schema, task=setup.task, init_fn=setup.init_fn,
+        apply_fn=setup.apply_fn, inner_optimizer=make_inner_optimizer(config.inner),
+        beta_optimizer=make_beta_optimizer(config.beta_opt),
+        val_batch=_device(setup.val), unroll_steps=config.inner.unroll_steps,
+        batch_size=config.inner.batch_size, num_directions=config.hybrid.num_directions,
+        sigma=config.hybrid.sigma, normalisation=config.hybrid.normalisation,
+        remat=config.inner.remat, mesh=mesh)
 
 
 def _device(batch: dict) -> dict:
@@ -102,11 +142,18 @@ def _rows(config, setup) -> list[tuple[str, str, np.ndarray]]:
     return rows
 
 
-def run(config, workdir: str) -> dict:
-    """Run the experiment described by ``config`` in ``workdir``; returns (and writes) report.json."""
+def run(config, workdir: str, setup=None) -> dict:
+    """Run the experiment described by ``config`` in ``workdir``; returns (and writes) report.json.
+
+    ``setup``: an already built setup of this config (callers running many rows of one experiment,
+    e.g. benchmarks/compare.py and hg_jax.retrain, build it once)."""
     config_lib.validate(config)
+    from hg_jax import sharding
+
+    mesh = sharding.make_mesh(config.inner.devices)
+    sharding.check_batch_size(mesh, config.inner.batch_size)
     os.makedirs(workdir, exist_ok=True)
-    setup = setups.build(config)
+    setup = setup if setup is not None else setups.build(config)
     config_lib.check_beta_init(config, setup.sampler.schema)
     if len(config.beta_init):
         setup = setup.__class__(**{**setup.__dict__, "beta0": np.asarray(config.beta_init, np.float64)})
@@ -114,16 +161,9 @@ def run(config, workdir: str) -> dict:
     schema.check(setup.beta0, "setup.beta0")
 
     pool = make_pool(setup.sampler, config.render.num_workers, config.render.timeout_s,
-                     config.render.max_retries)
+                     config.render.max_retries, config.render.backend, config.render.ray_address)
     try:
-        engine = Engine.build(
-            pool=pool, schema=schema, task=setup.task, init_fn=setup.init_fn, apply_fn=setup.apply_fn,
-            inner_optimizer=make_inner_optimizer(config.inner),
-            beta_optimizer=optax.rmsprop(config.beta_opt.learning_rate, decay=config.beta_opt.decay),
-            val_batch=_device(setup.val), unroll_steps=config.inner.unroll_steps,
-            batch_size=config.inner.batch_size, num_directions=config.hybrid.num_directions,
-            sigma=config.hybrid.sigma, normalisation=config.hybrid.normalisation,
-            remat=config.inner.remat)
+        engine = build_engine(config, setup, pool, mesh)
         report_rows = {}
         for row, method_name, beta0 in _rows(config, setup):
             report_rows[row] = train_and_evaluate(config, workdir, engine, setup, row, method_name, beta0)
@@ -155,6 +195,7 @@ def train_and_evaluate(config, workdir, engine: Engine, setup, row: str, method_
     """One row: ``outer_steps`` steps of one method from the shared initial network, resumable."""
     method = get_method(method_name)
     state = engine.init_state(beta0, jax.random.PRNGKey(config.seed), setup.input_shape)
+    init_digest = params_digest(state.params)
     state = method.init(engine, state)
     ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints", row))
     log = checkpoint.MetricsLog(os.path.join(workdir, "metrics.jsonl"), row)
@@ -165,37 +206,93 @@ def train_and_evaluate(config, workdir, engine: Engine, setup, row: str, method_
     last_test = carried.get("test", {})
 
     def beta_error(beta):
-        return None if setup.beta_star is None else float(np.linalg.norm(beta - setup.beta_star))
+        if setup.beta_star is None:
+            return None
+        if setup.beta_error is not None:
+            return setup.beta_error(np.asarray(beta, np.float64))
+        return float(np.linalg.norm(beta - setup.beta_star))
 
+    best = BestSnapshot(os.path.join(workdir, "checkpoints", "best", row), state, carried)
     bar = _progress(config.outer_steps, row)
     bar.update(state.step)
     writer = _tensorboard(workdir)
     try:
         with _SigtermFlag() as sigterm:
             state, last_test = _loop(config, engine, setup, row, method, method_name, state, ckpt, log,
-                                     bar, writer, sigterm, wall0, render0, compute0, last_test, beta_error)
+                                     bar, writer, sigterm, wall0, render0, compute0, last_test, beta_error,
+                                     best, carried.get("renders", 0))
     finally:
         writer.close()
         bar.close()
         if hasattr(method, "close"):
             method.close(engine)
     if not last_test:  # resumed after the last step: re-evaluate from the restored weights
-        last_test = {name: engine.evaluate(state.params, data) for name, data in setup.tests.items()}
+        last_test = evaluate_tests(engine, setup, state.params)
     timings = log.last_timings()
     out = {"method": method_name, "beta_initial": np.asarray(beta0).tolist(),
            "beta": np.asarray(state.beta).tolist(),
            "beta_named": engine.schema.describe(state.beta), "test": last_test,
            "val_loss": engine.val_loss(state.params, engine.val_batch),
-           "timings": timings, "skipped_updates": int(state.skipped_updates)}
+           "timings": timings, "skipped_updates": int(state.skipped_updates),
+           "best": best.report(engine, setup), "init_digest": init_digest}
     if setup.beta_star is not None:
         out["beta_error"] = {"start": beta_error(beta0), "end": beta_error(state.beta)}
+    if getattr(method, "updates_beta", False) and state.step and state.skipped_updates >= state.step:
+        out["all_beta_updates_skipped"] = True
+        print(f"ERROR: row {row!r}: all {state.step} β updates were skipped (non-finite gradients): "
+              "β never moved, so this row measures β0", file=sys.stderr)
     return out
 
 
+def params_digest(params) -> str:
+    """A fingerprint of the initial network, so comparisons can check every row started from it."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for leaf in jax.tree_util.tree_leaves(params):
+        h.update(np.asarray(leaf).tobytes())
+    return h.hexdigest()[:16]
+
+
+def evaluate_tests(engine: Engine, setup, params) -> dict:
+    return {name: engine.evaluate(params, data) for name, data in setup.tests.items()}
+
+
+class BestSnapshot:
+    """The row's network at its lowest validation loss (the paper reports that snapshot); kept in
+    memory, written beside the regular checkpoints whenever they are, and restored on resume. Only
+    the validation loss chooses it: the test sets are evaluated on it at the end."""
+
+    def __init__(self, directory: str, template, carried: dict):
+        self._ckpt = checkpoint.Checkpointer(directory, keep=1)
+        self.val_loss = float(carried.get("best_val_loss", np.inf))
+        self.state, self._saved = None, True
+        if np.isfinite(self.val_loss):
+            self.state, extra = self._ckpt.restore_latest(template)
+            self.val_loss = float(extra.get("val_loss", self.val_loss))
+
+    def offer(self, state, val_loss: float) -> None:
+        if np.isfinite(val_loss) and val_loss < self.val_loss:
+            self.val_loss, self.state, self._saved = float(val_loss), state, False
+
+    def save(self) -> None:
+        if not self._saved and self.state is not None:
+            self._ckpt.save(self.state, {"val_loss": self.val_loss})
+            self._saved = True
+
+    def report(self, engine: Engine, setup) -> dict | None:
+        if self.state is None:
+            return None
+        return {"step": int(self.state.step), "val_loss": self.val_loss,
+                "beta": np.asarray(self.state.beta).tolist(),
+                "test": evaluate_tests(engine, setup, self.state.params)}
+
+
 def _loop(config, engine, setup, row, method, method_name, state, ckpt, log, bar, writer, sigterm,
-          wall0, render0, compute0, last_test, beta_error):
+          wall0, render0, compute0, last_test, beta_error, best, renders0):
     t_start, render_start = time.perf_counter(), engine.pool.render_s
-    compute_total, own_render = compute0, 0.0   # own_render: methods with a pool of their own
+    jobs_start = engine.pool.stats.get("jobs", 0)
+    compute_total, own_render, own_renders = compute0, 0.0, 0   # own_*: methods with a pool of their own
     while state.step < config.outer_steps:
         if config.budget_s and wall0 + time.perf_counter() - t_start >= config.budget_s:
             break
@@ -203,26 +300,31 @@ def _loop(config, engine, setup, row, method, method_name, state, ckpt, log, bar
         state = state.replace(step=state.step + 1)
         compute_total += info.pop("compute_s")
         own_render += info.pop("render_s", 0.0)
+        own_renders += info.pop("renders", 0)
         rec = {"step": state.step, "row": row, "method": method_name,
                "beta": np.asarray(state.beta).tolist(), **info,
                "skipped_updates": int(state.skipped_updates),
                "wall_s": wall0 + time.perf_counter() - t_start,
                "render_s": render0 + engine.pool.render_s - render_start + own_render,
                "compute_s": compute_total,
+               "renders": renders0 + engine.pool.stats.get("jobs", 0) - jobs_start + own_renders,
                "render_faults": {k: int(v) for k, v in getattr(engine.pool, "stats", {}).items()
                                  if k in ("worker_crashes", "timeouts", "restarts", "retries", "failed_jobs")}}
         if setup.beta_star is not None:
             rec["beta_error"] = beta_error(state.beta)
         out_of_budget = bool(config.budget_s) and rec["wall_s"] >= config.budget_s
         if state.step % config.eval_every == 0 or state.step == config.outer_steps or out_of_budget:
-            last_test = {name: engine.evaluate(state.params, data) for name, data in setup.tests.items()}
+            last_test = evaluate_tests(engine, setup, state.params)
             rec["test"] = last_test
+        best.offer(state, rec["val_loss"])
         log.append(rec)
         bar.update(1)
         _log_tensorboard(writer, row, rec, engine.schema)
         if (config.checkpoint_every and state.step % config.checkpoint_every == 0) \
                 or state.step == config.outer_steps or sigterm.raised or out_of_budget:
-            ckpt.save(state, {k: rec[k] for k in ("wall_s", "render_s", "compute_s")} | {"test": last_test})
+            best.save()
+            ckpt.save(state, {k: rec[k] for k in ("wall_s", "render_s", "compute_s", "renders")}
+                      | {"test": last_test, "best_val_loss": best.val_loss})
         if sigterm.raised:
             raise Preempted()
     return state, last_test

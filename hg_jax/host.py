@@ -61,9 +61,15 @@ class InProcessPool:
         self.close()
 
 
-def make_pool(sampler, num_workers: int, timeout_s: float = 120.0, max_retries: int = 2):
+def make_pool(sampler, num_workers: int, timeout_s: float = 120.0, max_retries: int = 2,
+              backend: str = "processes", ray_address: str = ""):
     if num_workers == 0 or hasattr(sampler, "batch"):
         return InProcessPool(sampler)
+    if backend == "ray":
+        from hg_jax.render.ray_pool import RayRenderPool
+
+        return RayRenderPool(sampler, num_workers=num_workers, timeout_s=timeout_s,
+                             max_retries=max_retries, address=ray_address)
     from hg_jax.render.pool import RenderPool
 
     return RenderPool(sampler, num_workers=num_workers, timeout_s=timeout_s, max_retries=max_retries)

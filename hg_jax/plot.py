@@ -7,15 +7,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
+
+from hg_jax import cli
+from hg_jax.errors import DataNotFound
 
 
 def load_metrics(workdir: str) -> list[dict]:
     path = os.path.join(workdir, "metrics.jsonl")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: is {workdir} a run directory?")
+        raise DataNotFound(f"{path} not found: is {workdir} a run directory?")
     out = []
     for line in open(path):
         try:
@@ -67,17 +69,13 @@ def plot(workdirs: list[str], out: str, metric: str | None = None) -> str:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m hg_jax.plot")
-    ap.add_argument("workdirs", nargs="+")
+    ap = cli.ArgumentParser(prog="python -m hg_jax.plot")
+    ap.add_argument("workdirs", nargs="+", type=cli.path)
     ap.add_argument("--metric", default=None, help="test metric to plot (default: the first logged)")
-    ap.add_argument("--out", default=None, help="PNG path (default: <first workdir>/plot.png)")
+    ap.add_argument("--out", default=None, type=cli.path, help="PNG path (default: <first workdir>/plot.png)")
     args = ap.parse_args(argv)
-    try:
-        out = plot(args.workdirs, args.out or os.path.join(args.workdirs[0], "plot.png"), args.metric)
-    except FileNotFoundError as e:
-        sys.exit(str(e))
-    print(out)
+    print(plot(args.workdirs, args.out or os.path.join(args.workdirs[0], "plot.png"), args.metric))
 
 
 if __name__ == "__main__":
-    main()
+    cli.main(main)

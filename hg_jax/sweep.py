@@ -17,9 +17,11 @@ import copy
 import json
 import os
 import re
-import sys
 
 import submitit
+
+from hg_jax import cli
+from hg_jax.errors import ConfigError, UsageError
 
 LAUNCHERS = ("local", "slurm")
 
@@ -40,7 +42,7 @@ def apply_overrides(config, overrides: dict, where: str):
             if leaf not in node:
                 raise KeyError(leaf)
         except (KeyError, AttributeError):
-            raise ValueError(f"{where}: override {key!r} is not a config field") from None
+            raise ConfigError(f"{where}: override {key!r} is not a config field") from None
         node[leaf] = value
     return config
 
@@ -58,9 +60,9 @@ def launch(config, sweep: list[dict], root: str, launcher: str = "local", slurm:
            wait: bool | None = None):
     """Submit every point as one job array; returns the submitit jobs (waits for local ones)."""
     if launcher not in LAUNCHERS:
-        raise ValueError(f"--launcher {launcher!r} not in {LAUNCHERS}")
+        raise UsageError(f"--launcher {launcher!r} is unknown (sweep): allowed {LAUNCHERS}")
     if not sweep:
-        raise ValueError("get_sweep() returned no points")
+        raise ConfigError("get_sweep() returned no points (sweep): allowed a non-empty list of overrides")
     from hg_jax import config as config_lib
 
     configs, workdirs = [], []
@@ -124,17 +126,16 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m hg_jax.sweep")
+    ap = cli.ArgumentParser(prog="python -m hg_jax.sweep")
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("summary", help="gather every point's report.json into one table")
-    s.add_argument("root")
+    s.add_argument("root", type=cli.path)
     s.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     args = ap.parse_args(argv)
-    if not os.path.isdir(args.root):
-        sys.exit(f"no sweep directory at {args.root}")
+    cli.existing_dir(args.root, "sweep root")
     rows = summary(args.root)
     print("\n".join(json.dumps(r) for r in rows) if args.json else format_table(rows))
 
 
 if __name__ == "__main__":
-    main()
+    cli.main(main)

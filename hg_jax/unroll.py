@@ -28,8 +28,10 @@ def make_train_loss(apply_fn: Callable, task) -> Callable:
 def make_val_loss(apply_fn: Callable, task) -> Callable:
     """Validation loss L: the task loss of the final output only."""
 
+    loss = getattr(task, "val_loss", task.loss)   # a task may measure L differently from training
+
     def val_loss(params, batch):
-        return task.loss(apply_fn(params, batch["image"])[-1], batch)
+        return loss(apply_fn(params, batch["image"])[-1], batch)
 
     return val_loss
 

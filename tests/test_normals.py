@@ -32,7 +32,7 @@ def test_metrics_of_errors_0_10_20_40_with_a_masked_90():
     assert m["within_22.5"] == pytest.approx(75.0)
     assert m["within_30"] == pytest.approx(75.0)
     # |p - t|^2 = 2 - 2 cos θ per pixel, averaged over the 3 components
-    expected = np.mean([(2 - 2 * np.cos(np.radians(d))) / 3 for d in (0, 10, 20, 40)])
+    expected = np.mean([2 - 2 * np.cos(np.radians(d)) for d in (0, 10, 20, 40)])   # ‖p − t‖², paper convention
     assert m["mse"] == pytest.approx(expected)
     with pytest.raises(ValueError, match="no pixel"):
         NormalsTask().metrics(pred, {"target": target, "mask": mask * 0})
@@ -51,7 +51,7 @@ def test_pred_rotated_by_a_known_angle(axis, deg):
     m = NormalsTask().metrics(pred, batch)
     assert m["mean_angle"] == pytest.approx(deg, abs=1e-6)
     assert m["median_angle"] == pytest.approx(deg, abs=1e-6)
-    assert m["mse"] == pytest.approx((2 - 2 * np.cos(np.radians(deg))) / 3)
+    assert m["mse"] == pytest.approx(2 - 2 * np.cos(np.radians(deg)))
     assert [m["within_11.25"], m["within_22.5"], m["within_30"]] == [100.0 * (deg <= th) for th in (11.25, 22.5, 30)]
     loss = NormalsTask().loss(jnp.asarray(pred, jnp.float32), {k: jnp.asarray(v, jnp.float32) for k, v in batch.items()})
     assert float(loss) == pytest.approx(1 - np.cos(np.radians(deg)), abs=1e-5)

@@ -54,6 +54,7 @@ from typing import Optional
 import numpy as np
 
 from hg_jax.data import data_root
+from hg_jax.errors import DataError, DataKeyError, DataNotFound
 
 ICT_FILE = os.path.join("faces", "ict_face_light.npz")
 UNIT_TO_CM = {"cm": 1.0, "mm": 0.1, "um": 1e-4, "m": 100.0}
@@ -92,20 +93,20 @@ class MorphableModel:
     def __post_init__(self):
         v = self.mean.shape[0]
         if self.mean.shape != (v, 3):
-            raise ValueError(f"MorphableModel {self.name}: mean must be (V, 3), got {self.mean.shape}")
+            raise DataError(f"MorphableModel {self.name}: mean must be (V, 3), got {self.mean.shape}")
         if self.triangles.ndim != 2 or self.triangles.shape[1] != 3:
-            raise ValueError(f"MorphableModel {self.name}: triangles must be (F, 3), got {self.triangles.shape}")
+            raise DataError(f"MorphableModel {self.name}: triangles must be (F, 3), got {self.triangles.shape}")
         if self.triangles.size and (self.triangles.min() < 0 or self.triangles.max() >= v):
-            raise ValueError(f"MorphableModel {self.name}: triangle indices outside [0, {v})")
+            raise DataError(f"MorphableModel {self.name}: triangle indices outside [0, {v})")
         for what in ("identity", "expression"):
             basis, std = getattr(self, f"{what}_basis"), getattr(self, f"{what}_std")
             if basis.ndim != 3 or basis.shape[1:] != (v, 3) or std.shape != (basis.shape[0],):
-                raise ValueError(f"MorphableModel {self.name}: {what}_basis {basis.shape} / {what}_std "
+                raise DataError(f"MorphableModel {self.name}: {what}_basis {basis.shape} / {what}_std "
                                  f"{std.shape}; expected (N, {v}, 3) and (N,)")
         if self.expression_kind not in ("pca", "blendshape"):
-            raise ValueError(f"expression_kind {self.expression_kind!r} not in ('pca', 'blendshape')")
+            raise DataError(f"expression_kind {self.expression_kind!r} not in ('pca', 'blendshape')")
         if self.units != "cm":
-            raise ValueError("MorphableModel holds centimetres; convert in the loader")
+            raise DataError("MorphableModel holds centimetres; convert in the loader")
 
     @property
     def n_vertices(self) -> int:
@@ -123,7 +124,7 @@ class MorphableModel:
     def _combine(basis, std, coeffs, what):
         c = np.zeros(basis.shape[0]) if coeffs is None else np.asarray(coeffs, np.float64).ravel()
         if len(c) > basis.shape[0]:
-            raise ValueError(f"{len(c)} {what} coefficients for a model with {basis.shape[0]} modes")
+            raise DataError(f"{len(c)} {what} coefficients for a model with {basis.shape[0]} modes")
         if len(c) == 0:
             return 0.0
         w = c * std[:len(c)]
@@ -179,7 +180,7 @@ def _interleaved(a: np.ndarray, what: str, path: str) -> np.ndarray:
     if a.ndim == 2 and a.shape[1] == 1:
         a = a[:, 0]
     if a.shape[0] % 3:
-        raise ValueError(f"{path}: {what} has {a.shape[0]} rows, not a multiple of 3 (x, y, z per vertex)")
+        raise DataError(f"{path}: {what} has {a.shape[0]} rows, not a multiple of 3 (x, y, z per vertex)")
     if a.ndim == 1:
         return a.reshape(-1, 3)
     return np.ascontiguousarray(a.T.reshape(a.shape[1], -1, 3))
@@ -198,13 +199,13 @@ def load_ict(path: str | None = None) -> MorphableModel:
     """ICT-FaceKit light (``ict_face_light.npz``): identity N(0, 1) offsets, blendshape expressions."""
     path = path or default_ict_path()
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"ICT face model not found at {path} (expected ../shared/data/{ICT_FILE} "
+        raise DataNotFound(f"ICT face model not found at {path} (expected ../shared/data/{ICT_FILE} "
                                 "beside the repo, or $HG_JAX_DATA/faces/)")
     with np.load(path) as d:
         need = ("neutral", "triangles", "identity", "expression")
         missing = [k for k in need if k not in d.files]
         if missing:
-            raise KeyError(f"{path}: missing arrays {missing} (has {sorted(d.files)})")
+            raise DataKeyError(f"{path}: missing arrays {missing} (has {sorted(d.files)})")
         mean = np.asarray(d["neutral"], np.float64)
         tri = orient_triangles(mean, d["triangles"])
         ident = np.asarray(d["identity"], np.float32)
@@ -227,14 +228,14 @@ def load_bfm(path: str, units: str | None = None, landmarks68=None) -> Morphable
     doc). ``landmarks68``: optional (68,) vertex indices (the BFM files carry none).
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"Basel Face Model file not found: {path}")
+        raise DataNotFound(f"Basel Face Model file not found: {path}")
     ext = os.path.splitext(path)[1].lower()
     if ext == ".mat":
         m = _load_bfm2009(path, units or "um")
     elif ext in (".h5", ".hdf5"):
         m = _load_bfm_h5(path, units or "mm")
     else:
-        raise ValueError(f"{path}: unknown Basel Face Model format {ext!r} (expected .mat or .h5)")
+        raise DataError(f"{path}: unknown Basel Face Model format {ext!r} (expected .mat or .h5)")
     if landmarks68 is not None:
         m = dataclasses.replace(m, landmarks68=np.asarray(landmarks68, np.int64))
     return m
@@ -259,7 +260,7 @@ def _load_bfm2009(path: str, units: str) -> MorphableModel:
     def get(key):
         if key not in d:
             have = sorted(k for k in d if not k.startswith("__"))
-            raise KeyError(f"{path}: variable {key!r} missing (BFM 2009 01_MorphableModel.mat has shapeMU, "
+            raise DataKeyError(f"{path}: variable {key!r} missing (BFM 2009 01_MorphableModel.mat has shapeMU, "
                            f"shapePC, shapeEV, tl, texMU, texPC, texEV; this file has {have})")
         return np.asarray(d[key])
 
@@ -270,7 +271,7 @@ def _load_bfm2009(path: str, units: str) -> MorphableModel:
     if tl.shape[0] == 3 and tl.shape[1] != 3:
         tl = tl.T
     if tl.min() < 1:
-        raise ValueError(f"{path}: 'tl' has index {tl.min()}; BFM 2009 triangles are 1-based")
+        raise DataError(f"{path}: 'tl' has index {tl.min()}; BFM 2009 triangles are 1-based")
     tri = orient_triangles(mean, tl - 1)
     color = {}
     if "texMU" in d:
@@ -294,7 +295,7 @@ def _load_bfm_h5(path: str, units: str) -> MorphableModel:
             if key not in f:
                 if not required:
                     return None
-                raise KeyError(f"{path}: dataset {key!r} missing (a BFM 2017/2019 .h5 has shape/model/"
+                raise DataKeyError(f"{path}: dataset {key!r} missing (a BFM 2017/2019 .h5 has shape/model/"
                                "{mean,pcaBasis,pcaVariance}, shape/representer/cells, color/..., expression/...)")
             return np.asarray(f[key])
 
@@ -305,7 +306,7 @@ def _load_bfm_h5(path: str, units: str) -> MorphableModel:
             basis = get(f"{group}/model/pcaBasis")
             var = get(f"{group}/model/pcaVariance").astype(np.float64).ravel()
             if basis.ndim != 2 or basis.shape[0] != mean.size or basis.shape[1] != var.size:
-                raise ValueError(f"{path}: {group}/model/pcaBasis {basis.shape} does not match mean "
+                raise DataError(f"{path}: {group}/model/pcaBasis {basis.shape} does not match mean "
                                  f"{mean.shape} and pcaVariance {var.shape} (expected (3V, K), (3V,), (K,))")
             return (_interleaved(mean.ravel(), f"{group}/model/mean", path).astype(np.float64),
                     _interleaved(basis, f"{group}/model/pcaBasis", path).astype(np.float32),
@@ -320,11 +321,11 @@ def _load_bfm_h5(path: str, units: str) -> MorphableModel:
     mean = shape[0] * scale
     v = len(mean)
     if cells.size and cells.max() >= v:
-        raise ValueError(f"{path}: shape/representer/cells index {cells.max()} >= {v} vertices "
+        raise DataError(f"{path}: shape/representer/cells index {cells.max()} >= {v} vertices "
                          "(statismo cells are 0-based)")
     if expr is not None:
         if expr[0].shape != mean.shape:
-            raise ValueError(f"{path}: expression/model/mean has {len(expr[0])} vertices, shape has {v}")
+            raise DataError(f"{path}: expression/model/mean has {len(expr[0])} vertices, shape has {v}")
         mean = mean + expr[0] * scale
         e_basis, e_std = expr[1], expr[2] * scale
     else:
@@ -341,7 +342,7 @@ def _load_bfm_h5(path: str, units: str) -> MorphableModel:
 
 def _unit_scale(units: str, path: str) -> float:
     if units not in UNIT_TO_CM:
-        raise ValueError(f"{path}: units {units!r} not in {sorted(UNIT_TO_CM)}")
+        raise DataError(f"{path}: units {units!r} not in {sorted(UNIT_TO_CM)}")
     return UNIT_TO_CM[units]
 
 

@@ -11,6 +11,8 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from hg_jax.errors import DataError, DataNotFound
+
 LUMA = np.array([0.2126, 0.7152, 0.0722])   # Rec. 709, for linear RGB
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -46,7 +48,7 @@ def _read_png16_colour(path: str) -> np.ndarray | None:
 def read_image(path: str) -> np.ndarray:
     """PNG/JPEG/PPM/PGM of 1, 8 or 16 bits -> float64 in [0, 1], (H, W) or (H, W, 3); alpha dropped."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"image not found: {path}")
+        raise DataNotFound(f"image not found: {path}")
     header = _png_header(path)
     if header is not None and header[0] == 16 and header[1] in (2, 6):   # RGB / RGBA, 16 bit
         a = _read_png16_colour(path)
@@ -63,10 +65,10 @@ def read_image(path: str) -> np.ndarray:
         return a.astype(np.float64) / 65535.0
     if mode == "I":                                      # 16-bit gray as int32 in older Pillows
         if a.min() < 0 or a.max() > 65535:
-            raise ValueError(f"{path}: 32-bit integer image, expected 8 or 16 bits per channel")
+            raise DataError(f"{path}: 32-bit integer image, expected 8 or 16 bits per channel")
         return a.astype(np.float64) / 65535.0
     if mode == "F":
-        raise ValueError(f"{path}: floating-point image, expected 8 or 16 bits per channel")
+        raise DataError(f"{path}: floating-point image, expected 8 or 16 bits per channel")
     if a.ndim == 3 and a.shape[-1] in (2, 4):            # LA / RGBA
         a = a[..., :-1]
     if a.ndim == 3 and a.shape[-1] == 1:
@@ -84,7 +86,7 @@ def square_crop_box(mask: np.ndarray, margin: float = 0.05) -> tuple[int, int, i
     side added on every edge; the box may leave the image (``crop_pad`` pads with zeros)."""
     rows, cols = np.nonzero(mask)
     if len(rows) == 0:
-        raise ValueError("mask is empty: nothing to crop")
+        raise DataError("mask is empty: nothing to crop")
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     side = int(np.ceil(max(bottom - top, right - left) * (1 + 2 * margin)))
     cy, cx = (top + bottom) / 2, (left + right) / 2

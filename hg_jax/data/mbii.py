@@ -32,6 +32,7 @@ import numpy as np
 import scipy.io
 
 from hg_jax.data import data_root, imageops
+from hg_jax.errors import DataError, DataNotFound
 
 # Barron & Malik's split of the 20 objects.
 TRAIN_OBJECTS = ("apple", "box", "cup1", "dinosaur", "frog1", "panther", "paper1", "phone", "squirrel",
@@ -50,7 +51,7 @@ def default_root() -> str:
 def list_objects(root: str) -> list[str]:
     """The object folders (those holding a Z.mat) under ``root``, sorted."""
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"MBII folder not found: {root}. {HOW_TO_GET}")
+        raise DataNotFound(f"MBII folder not found: {root}. {HOW_TO_GET}")
     return sorted(d for d in os.listdir(root) if os.path.isfile(os.path.join(root, d, "Z.mat")))
 
 
@@ -58,34 +59,34 @@ def object_folder(root: str, name: str) -> str:
     """The folder of object ``name``: FileNotFoundError if the data are missing, ValueError if
     ``name`` is not an MBII object."""
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"MBII folder not found: {root}. {HOW_TO_GET}")
+        raise DataNotFound(f"MBII folder not found: {root}. {HOW_TO_GET}")
     folder = os.path.join(root, str(name))
     if isinstance(name, str) and name and os.path.isdir(folder):
         return folder
     if name in TRAIN_OBJECTS or name in TEST_OBJECTS:
-        raise FileNotFoundError(f"MBII object folder not found: {folder}. {HOW_TO_GET}")
+        raise DataNotFound(f"MBII object folder not found: {folder}. {HOW_TO_GET}")
     valid = sorted(set(TRAIN_OBJECTS) | set(TEST_OBJECTS) | set(list_objects(root)))
-    raise ValueError(f"MBII object {name!r} not in {root}; valid objects: {valid}")
+    raise DataError(f"MBII object {name!r} not in {root}; valid objects: {valid}")
 
 
 def _read_image(folder: str, file: str) -> np.ndarray:
     path = os.path.join(folder, file)
     if not os.path.isfile(path):
         have = sorted(f for f in os.listdir(folder) if f.endswith(".png"))
-        raise FileNotFoundError(f"MBII image not found: {path} (images there: {have}). {HOW_TO_GET}")
+        raise DataNotFound(f"MBII image not found: {path} (images there: {have}). {HOW_TO_GET}")
     return imageops.read_image(path)
 
 
 def read_depth(path: str) -> np.ndarray:
     """``depth`` of a SIRFS Z.mat as float64 (H, W), NaN outside the object."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"MBII depth not found: {path}. {HOW_TO_GET}")
+        raise DataNotFound(f"MBII depth not found: {path}. {HOW_TO_GET}")
     try:
         z = np.asarray(scipy.io.loadmat(path)["depth"], np.float64)
     except (KeyError, ValueError, OSError, scipy.io.matlab.MatReadError) as e:
-        raise ValueError(f"{path}: not a SIRFS Z.mat with variable 'depth' ({e})") from None
+        raise DataError(f"{path}: not a SIRFS Z.mat with variable 'depth' ({e})") from None
     if z.ndim != 2:
-        raise ValueError(f"{path}: 'depth' has shape {z.shape}, expected a 2-D height field")
+        raise DataError(f"{path}: 'depth' has shape {z.shape}, expected a 2-D height field")
     return z
 
 
@@ -114,7 +115,7 @@ def load_object_full(root: str, name: str, input: str = "shading.png") -> dict:
     image = _read_image(folder, input)
     for what, a in (("mask.png", mask), (input, image)):
         if a.shape[:2] != z.shape:
-            raise ValueError(f"{os.path.join(folder, what)}: size {a.shape[:2]} != Z.mat's {z.shape}")
+            raise DataError(f"{os.path.join(folder, what)}: size {a.shape[:2]} != Z.mat's {z.shape}")
     return {"image": image, "normals": normals, "valid": mask & ok, "object_mask": mask}
 
 
@@ -124,7 +125,7 @@ def load_object(root: str, name: str, *, input: str = "shading.png", size: int =
     ``mask`` (S,S,1) in {0, 1}. ``input`` is any image file of the object (shading.png,
     diffuse.png, original.png, ...)."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"MBII size = {size!r} is invalid: allowed an integer >= 1")
+        raise DataError(f"MBII size = {size!r} is invalid: allowed an integer >= 1")
     full = load_object_full(root, name, input)
     box = imageops.square_crop_box(full["object_mask"])
     gray = imageops.to_gray(full["image"]) * full["object_mask"]
@@ -132,7 +133,7 @@ def load_object(root: str, name: str, *, input: str = "shading.png", size: int =
     normals, ok = imageops.resize_normals(imageops.crop_pad(full["normals"], box),
                                           imageops.crop_pad(full["valid"], box), int(size))
     if not ok.any():
-        raise ValueError(f"MBII object {name!r}: no fully valid pixel at size {size}; use a larger size")
+        raise DataError(f"MBII object {name!r}: no fully valid pixel at size {size}; use a larger size")
     image = imageops.normalize_intensity(image, ok)
     return {"image": image[..., None].astype(np.float32), "target": normals.astype(np.float32),
             "mask": ok[..., None].astype(np.float32)}
@@ -142,7 +143,7 @@ def load_objects(root: str, names, *, input: str = "shading.png", size: int = 64
     """Stacked float32 ``image`` (N,S,S,1), ``target`` (N,S,S,3), ``mask`` (N,S,S,1), and ``names``."""
     names = [names] if isinstance(names, str) else list(names)
     if not names:
-        raise ValueError("no MBII objects requested")
+        raise DataError("no MBII objects requested")
     objs = [load_object(root, n, input=input, size=size) for n in names]
     out = {k: np.stack([o[k] for o in objs]) for k in ("image", "target", "mask")}
     out["names"] = names
@@ -165,7 +166,7 @@ def sh_log_shading(normals: np.ndarray, light: np.ndarray) -> np.ndarray:
     c1, c2, c3, c4, c5 = _C
     L = np.asarray(light, np.float64).ravel()
     if L.size != 9:
-        raise ValueError(f"SH light has {L.size} coefficients, expected 9 (second order)")
+        raise DataError(f"SH light has {L.size} coefficients, expected 9 (second order)")
     m = np.array([
         [c1 * L[8], c1 * L[4], c1 * L[7], c2 * L[3]],
         [c1 * L[4], -c1 * L[8], c1 * L[5], c2 * L[1]],
@@ -186,12 +187,12 @@ def read_gray_light(root: str, name: str) -> np.ndarray:
     """The 9 SH coefficients SIRFS fitted to the object's shading image (``gray_lights.shading``)."""
     path = os.path.join(object_folder(root, name), "L.mat")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"MBII light not found: {path}. {HOW_TO_GET}")
+        raise DataNotFound(f"MBII light not found: {path}. {HOW_TO_GET}")
     try:
         data = scipy.io.loadmat(path)
         return np.asarray(data["gray_lights"]["shading"][0, 0], np.float64).ravel()
     except (KeyError, ValueError, IndexError, OSError, scipy.io.matlab.MatReadError) as e:
-        raise ValueError(f"{path}: not a SIRFS L.mat with gray_lights.shading ({e})") from None
+        raise DataError(f"{path}: not a SIRFS L.mat with gray_lights.shading ({e})") from None
 
 
 def shading_correlation(root: str, name: str, flip: tuple[int, int] = (1, 1)) -> float:

@@ -33,6 +33,7 @@ import os
 import numpy as np
 
 from hg_jax.data import imageops, rgbd
+from hg_jax.errors import DataError, DataNotFound
 
 CANONICAL_AXES = "x,y,z"
 ZHANG_AXES = "x,-z,y"
@@ -44,7 +45,7 @@ def to_canonical(n: np.ndarray, axes: str) -> np.ndarray:
     parts = [p.strip() for p in str(axes).split(",")]
     names = [p.lstrip("+-") for p in parts]
     if len(parts) != 3 or sorted(names) != ["x", "y", "z"]:
-        raise ValueError(f"axes = {axes!r} is invalid: allowed a permutation of x,y,z with optional "
+        raise DataError(f"axes = {axes!r} is invalid: allowed a permutation of x,y,z with optional "
                          "signs, e.g. 'x,y,z' or 'x,-z,y'")
     out = np.zeros_like(n, dtype=np.float64)
     for c, (p, a) in enumerate(zip(parts, names)):
@@ -56,10 +57,10 @@ def read_normal_png(path: str, axes: str) -> tuple[np.ndarray, np.ndarray]:
     """An RGB normal map (8 or 16 bit, [0, max] ↦ [-1, 1]) -> canonical unit normals, validity
     (finite, length within 0.5..1.5 before renormalising)."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"normal map not found: {path}")
+        raise DataNotFound(f"normal map not found: {path}")
     a = imageops.read_image(path)
     if a.ndim != 3:
-        raise ValueError(f"{path}: normal map must be RGB, got shape {a.shape}")
+        raise DataError(f"{path}: normal map must be RGB, got shape {a.shape}")
     n = to_canonical(a * 2.0 - 1.0, axes)
     norm = np.linalg.norm(n, axis=-1)
     ok = (norm > 0.5) & (norm < 1.5)
@@ -70,28 +71,28 @@ def read_splits(path: str) -> dict:
     """``splits.mat`` -> {"train": 0-based indices, "test": 0-based indices}."""
     import scipy.io
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"NYU split file not found: {path} (expected splits.mat with trainNdxs, "
+        raise DataNotFound(f"NYU split file not found: {path} (expected splits.mat with trainNdxs, "
                                 "testNdxs, 1-based)")
     try:
         m = scipy.io.loadmat(path)
         return {"train": np.asarray(m["trainNdxs"]).ravel().astype(np.int64) - 1,
                 "test": np.asarray(m["testNdxs"]).ravel().astype(np.int64) - 1}
     except (KeyError, ValueError, OSError, scipy.io.matlab.MatReadError) as e:
-        raise ValueError(f"{path}: not an NYU splits.mat with trainNdxs and testNdxs ({e})") from None
+        raise DataError(f"{path}: not an NYU splits.mat with trainNdxs and testNdxs ({e})") from None
 
 
 def normals_gt_path(folder: str, index: int) -> tuple[str, str]:
     """(normal png, mask png) of frame ``index`` (0-based in the .mat) in a normals_gt folder."""
     nd = os.path.join(folder, "normals")
     if not os.path.isdir(nd):
-        raise FileNotFoundError(f"normals_gt folder not found: {nd} (expected normals/%04d.png and "
+        raise DataNotFound(f"normals_gt folder not found: {nd} (expected normals/%04d.png and "
                                 "masks/%04d.png)")
     if os.path.isfile(os.path.join(nd, "0000.png")):
         k = index
     elif os.path.isfile(os.path.join(nd, "0001.png")):
         k = index + 1
     else:
-        raise ValueError(f"{nd}: neither 0000.png (0-based) nor 0001.png (1-based) found: "
+        raise DataError(f"{nd}: neither 0000.png (0-based) nor 0001.png (1-based) found: "
                          "not a normals_gt layout")
     return os.path.join(nd, f"{k:04d}.png"), os.path.join(folder, "masks", f"{k:04d}.png")
 
@@ -100,11 +101,11 @@ def read_normals_gt(folder: str, index: int, axes: str = CANONICAL_AXES) -> tupl
     npath, mpath = normals_gt_path(folder, index)
     n, ok = read_normal_png(npath, axes)
     if not os.path.isfile(mpath):
-        raise FileNotFoundError(f"normals_gt mask not found: {mpath}")
+        raise DataNotFound(f"normals_gt mask not found: {mpath}")
     mask = imageops.read_image(mpath)
     mask = (mask if mask.ndim == 2 else mask[..., 0]) > 0.5
     if mask.shape != ok.shape:
-        raise ValueError(f"{mpath}: size {mask.shape} != normal map's {ok.shape}")
+        raise DataError(f"{mpath}: size {mask.shape} != normal map's {ok.shape}")
     return np.where((ok & mask)[..., None], n, 0.0), ok & mask
 
 
@@ -141,20 +142,20 @@ def load_labeled(mat_path: str, split_path: str | None = None, split: str = "tes
     keyed by the .mat's path, size and the frame index."""
     import h5py
     if not os.path.isfile(mat_path):
-        raise FileNotFoundError(f"NYU labelled set not found: {mat_path} (expected "
+        raise DataNotFound(f"NYU labelled set not found: {mat_path} (expected "
                                 "nyu_depth_v2_labeled.mat, MATLAB v7.3)")
     try:
         f = h5py.File(mat_path, "r")
     except OSError as e:
-        raise ValueError(f"{mat_path}: not an HDF5 (MATLAB v7.3) file ({e})") from None
+        raise DataError(f"{mat_path}: not an HDF5 (MATLAB v7.3) file ({e})") from None
     with f:
         for k in ("images", "depths"):
             if k not in f:
-                raise ValueError(f"{mat_path}: dataset {k!r} missing (has {sorted(f.keys())})")
+                raise DataError(f"{mat_path}: dataset {k!r} missing (has {sorted(f.keys())})")
         count = f["images"].shape[0]
         if indices is None:
             if split not in SPLITS:
-                raise ValueError(f"split = {split!r} is invalid: allowed {SPLITS}")
+                raise DataError(f"split = {split!r} is invalid: allowed {SPLITS}")
             if split == "all":
                 indices = np.arange(count)
             else:
@@ -163,7 +164,7 @@ def load_labeled(mat_path: str, split_path: str | None = None, split: str = "tes
         indices = [int(i) for i in np.atleast_1d(indices)]
         bad = [i for i in indices if not 0 <= i < count]
         if bad:
-            raise ValueError(f"{mat_path}: indices {bad[:5]} out of range: allowed 0..{count - 1}")
+            raise DataError(f"{mat_path}: indices {bad[:5]} out of range: allowed 0..{count - 1}")
         items = []
         for i in indices:
             color = np.asarray(f["images"][i]).transpose(2, 1, 0).astype(np.float64) / 255.0

@@ -40,6 +40,7 @@ from PIL import Image
 
 from hg_jax.data import data_root, imageops
 from hg_jax.render.pyrender_backend import srgb_to_linear   # no GL until a renderer is made
+from hg_jax.errors import DataError, DataNotFound
 
 ENCODINGS = ("metres_scale", "nyu_raw", "sun_shifted")
 COLOR_EXTS = (".png", ".jpg", ".ppm")
@@ -71,11 +72,11 @@ def default_root() -> str:
 def _read_uint(path: str, what: str) -> np.ndarray:
     """A single-channel 8/16-bit image as int64 (values as written, no scaling)."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{what} not found: {path}")
+        raise DataNotFound(f"{what} not found: {path}")
     with Image.open(path) as im:
         a = np.asarray(im)
     if a.ndim != 2 or a.dtype.kind not in "iub" or a.min() < 0 or a.max() > 65535:
-        raise ValueError(f"{path}: {what} must be a single-channel 8- or 16-bit image, got "
+        raise DataError(f"{path}: {what} must be a single-channel 8- or 16-bit image, got "
                          f"shape {a.shape} dtype {a.dtype}")
     return a.astype(np.int64)
 
@@ -98,20 +99,20 @@ def sun_to_metres(v: np.ndarray) -> np.ndarray:
 def read_depth(path: str, encoding: str = "metres_scale", depth_scale: float = 1.0) -> np.ndarray:
     """A depth file -> (H, W) float64 metres, 0 where invalid (see the module doc for encodings)."""
     if encoding not in ENCODINGS:
-        raise ValueError(f"depth encoding {encoding!r} for {path} is invalid: allowed {ENCODINGS}")
+        raise DataError(f"depth encoding {encoding!r} for {path} is invalid: allowed {ENCODINGS}")
     raw = _read_uint(path, "depth image")
     if encoding == "nyu_raw":
         if raw.max() > 2047:
             swapped = raw.astype(np.uint16).byteswap().astype(np.int64)
             if swapped.max() > 2047:
-                raise ValueError(f"{path}: not NYU raw Kinect disparity (values up to {raw.max()}, "
+                raise DataError(f"{path}: not NYU raw Kinect disparity (values up to {raw.max()}, "
                                  f"{swapped.max()} byte-swapped; expected 11-bit, <= 2047)")
             raw = swapped
         return nyu_raw_to_metres(raw)
     if encoding == "sun_shifted":
         return sun_to_metres(raw)
     if not np.isfinite(depth_scale) or depth_scale <= 0:
-        raise ValueError(f"depth_scale = {depth_scale!r} for {path} is invalid: allowed a number > 0 "
+        raise DataError(f"depth_scale = {depth_scale!r} for {path} is invalid: allowed a number > 0 "
                          "(metres per stored unit)")
     return raw * float(depth_scale)
 
@@ -149,7 +150,7 @@ def normals_from_depth(depth: np.ndarray, K: dict, window: int = WINDOW, step: i
     The results equal the neighbour-by-neighbour fit up to rounding."""
     from scipy import ndimage
     if window < 3 or window % 2 == 0 or step < 1 or (window // 2) % step:   # symmetric about 0
-        raise ValueError(f"window = {window!r}, step = {step!r} are invalid: allowed an odd window >= 3 "
+        raise DataError(f"window = {window!r}, step = {step!r} are invalid: allowed an odd window >= 3 "
                          "whose half-width is a multiple of step >= 1")
     depth = np.asarray(depth, np.float64)
     ok = np.isfinite(depth) & (depth > 0)
@@ -243,10 +244,10 @@ def to_real_set_item(color: np.ndarray, normals: np.ndarray, valid: np.ndarray, 
                      gray: bool = False) -> dict:
     """One frame at the network's size: centre square crop, area resize, normalised image."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size = {size!r} is invalid: allowed an integer >= 1")
+        raise DataError(f"size = {size!r} is invalid: allowed an integer >= 1")
     h, w = valid.shape
     if color.shape[:2] != (h, w):
-        raise ValueError(f"colour image {color.shape[:2]} and depth {(h, w)} differ in size")
+        raise DataError(f"colour image {color.shape[:2]} and depth {(h, w)} differ in size")
     side = min(h, w)
     box = ((h - side) // 2, (w - side) // 2, side)
     color = srgb_to_linear(np.clip(np.asarray(color, np.float64), 0.0, 1.0))   # renders are linear
@@ -267,7 +268,7 @@ def stack(items: list[dict], names: list[str]) -> dict:
 
 def _read_color(path: str) -> np.ndarray:
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"colour image not found: {path}")
+        raise DataNotFound(f"colour image not found: {path}")
     return imageops.read_image(path)
 
 
@@ -284,7 +285,7 @@ def load_embedded(root: str | None = None, size: int = 64, gray: bool = False) -
     depth is registered to its colour camera first; SUN's is registered already (Xtion intrinsics)."""
     root = default_root() if root is None else root
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"RGB-D folder not found: {root} (expected NYU_color.ppm, NYU_depth.pgm, "
+        raise DataNotFound(f"RGB-D folder not found: {root} (expected NYU_color.ppm, NYU_depth.pgm, "
                                 "SUN_color.jpg, SUN_depth.png; set HG_JAX_DATA)")
     color = _read_color(os.path.join(root, "NYU_color.ppm"))
     depth = read_depth(os.path.join(root, "NYU_depth.pgm"), "nyu_raw")
@@ -302,7 +303,7 @@ def _find(folder: str, stem: str, exts: tuple, what: str) -> str:
     for e in exts:
         if os.path.isfile(os.path.join(folder, stem + e)):
             return os.path.join(folder, stem + e)
-    raise FileNotFoundError(f"{what} not found: {os.path.join(folder, stem)}{{{','.join(exts)}}}")
+    raise DataNotFound(f"{what} not found: {os.path.join(folder, stem)}{{{','.join(exts)}}}")
 
 
 def read_intrinsics(folder: str, name: str) -> dict:
@@ -312,25 +313,25 @@ def read_intrinsics(folder: str, name: str) -> dict:
     if not os.path.isfile(path):
         path = os.path.join(folder, "intrinsics.json")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"intrinsics not found for {name!r}: expected {path} or "
+        raise DataNotFound(f"intrinsics not found for {name!r}: expected {path} or "
                                 f"{os.path.join(folder, name + '_intrinsics.json')} with fx, fy, cx, cy, "
                                 "depth_scale")
     try:
         with open(path) as f:
             cfg = json.load(f)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+        raise DataError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(cfg, dict):
-        raise ValueError(f"{path}: expected a JSON object with fx, fy, cx, cy, depth_scale")
+        raise DataError(f"{path}: expected a JSON object with fx, fy, cx, cy, depth_scale")
     enc = cfg.get("encoding", "metres_scale")
     if enc not in ENCODINGS:
-        raise ValueError(f"{path}: encoding {enc!r} is invalid: allowed {ENCODINGS}")
+        raise DataError(f"{path}: encoding {enc!r} is invalid: allowed {ENCODINGS}")
     need = ("fx", "fy", "cx", "cy") + (("depth_scale",) if enc == "metres_scale" else ())
     for k in need:
         v = cfg.get(k)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or \
                 (k != "cx" and k != "cy" and v <= 0):
-            raise ValueError(f"{path}: field {k!r} = {v!r} is invalid: allowed a finite number"
+            raise DataError(f"{path}: field {k!r} = {v!r} is invalid: allowed a finite number"
                              f"{'' if k in ('cx', 'cy') else ' > 0'}")
     out = {k: float(cfg[k]) for k in ("fx", "fy", "cx", "cy")}
     out["depth_scale"] = float(cfg.get("depth_scale", 1.0))
@@ -341,7 +342,7 @@ def read_intrinsics(folder: str, name: str) -> dict:
 def list_frames(path: str) -> list[str]:
     """Names <name> of every <name>_depth.(png|pgm) in ``path``, sorted."""
     if not os.path.isdir(path):
-        raise FileNotFoundError(f"RGB-D folder not found: {path} (expected <name>_color.png|jpg|ppm, "
+        raise DataNotFound(f"RGB-D folder not found: {path} (expected <name>_color.png|jpg|ppm, "
                                 "<name>_depth.png|pgm, intrinsics.json)")
     return sorted(f.rsplit("_depth", 1)[0] for f in os.listdir(path)
                   if f.rsplit("_depth", 1)[-1] in DEPTH_EXTS and "_depth" in f)
@@ -352,7 +353,7 @@ def load_rgbd_folder(path: str, size: int = 64, names=None, gray: bool = False) 
     all_names = list_frames(path)
     names = all_names if names is None else ([names] if isinstance(names, str) else list(names))
     if not names:
-        raise ValueError(f"{path}: no frames (<name>_depth.png|pgm) found")
+        raise DataError(f"{path}: no frames (<name>_depth.png|pgm) found")
     items = []
     for name in names:
         K = read_intrinsics(path, name)

@@ -54,6 +54,7 @@ from typing import Optional
 import numpy as np
 
 from hg_jax.render.scene import MeshPart
+from hg_jax.errors import DataError, DataNotFound
 
 SPLITS = ("validation", "test")
 YAWS_DEG = (-30.0, 0.0, 30.0)
@@ -103,10 +104,10 @@ def read_ljson(path: str) -> dict:
             points += [lm["point"] for lm in g["landmarks"]]
             labels[g["label"]] = list(range(start, len(points)))
     if points is None:
-        raise ValueError(f"{path}: not a menpo LJSON landmark file (no 'landmarks' or 'groups')")
+        raise DataError(f"{path}: not a menpo LJSON landmark file (no 'landmarks' or 'groups')")
     pts = np.array([[np.nan] * 3 if p is None else p for p in points], np.float64)
     if pts.ndim != 2 or pts.shape[1] != 3:
-        raise ValueError(f"{path}: expected 3D landmark points, got shape {pts.shape}")
+        raise DataError(f"{path}: expected 3D landmark points, got shape {pts.shape}")
     return {"points": pts, "labels": labels}
 
 
@@ -132,7 +133,7 @@ def landmark_anchors(points: np.ndarray, labels: dict | None = None) -> dict:
         eyes, brows = [g["eye_right"], g["eye_left"]], [g["brow_right"], g["brow_left"]]
         groups.update(nose=g["nose"], mouth=g["mouth"])
     else:
-        raise ValueError(f"{len(points)} unlabelled landmarks: need labelled groups or iBUG-68 order")
+        raise DataError(f"{len(points)} unlabelled landmarks: need labelled groups or iBUG-68 order")
     for pair, names in ((eyes, ("eye_right", "eye_left")), (brows, ("brow_right", "brow_left"))):
         pair = [p for p in pair if p is not None]
         if len(pair) == 2:
@@ -178,7 +179,7 @@ def _load_mesh(path: str, texture: bool, max_texture: int):
 
     mesh = trimesh.load(path, force="mesh", process=False)
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
-        raise ValueError(f"{path}: no triangles")
+        raise DataError(f"{path}: no triangles")
     v, f = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
     visual = mesh.visual
     material = getattr(visual, "material", None)
@@ -199,7 +200,7 @@ def _orientation(cfg: dict, path: str) -> np.ndarray:
     if "rotation" in cfg:
         r = np.asarray(cfg["rotation"], np.float64)
         if r.shape != (3, 3):
-            raise ValueError(f"{path}: 'rotation' must be 3x3")
+            raise DataError(f"{path}: 'rotation' must be 3x3")
         return r
     if "up" in cfg or "forward" in cfg:
         up = np.asarray(cfg.get("up", (0, 1, 0)), np.float64)
@@ -227,13 +228,13 @@ def normalize_scan(vertices: np.ndarray, anchors: dict | None, reference, cfg: d
     m = np.eye(4)
     if align == "similarity":
         if len(common) < 3 or not {"eye_right", "eye_left"} <= set(common):
-            raise ValueError(f"{where}: align='similarity' needs both eyes and one more landmark group "
+            raise DataError(f"{where}: align='similarity' needs both eyes and one more landmark group "
                              f"shared with the model, have {common}")
         s, r, t = umeyama(np.stack([anchors[k] for k in common]), np.stack([ref[k] for k in common]))
         m[:3, :3], m[:3, 3] = s * r, t
     elif align == "scale":
         if not {"eye_right", "eye_left"} <= set(common):
-            raise ValueError(f"{where}: align='scale' needs both eye landmark groups, have {common}")
+            raise DataError(f"{where}: align='scale' needs both eye landmark groups, have {common}")
         s = (np.linalg.norm(ref["eye_left"] - ref["eye_right"])
              / np.linalg.norm(anchors["eye_left"] - anchors["eye_right"]))
         c_src = np.mean([anchors[k] for k in common], axis=0)
@@ -246,7 +247,7 @@ def normalize_scan(vertices: np.ndarray, anchors: dict | None, reference, cfg: d
         c_dst = 0.5 * (rv.min(0) + rv.max(0))
         m[:3, :3], m[:3, 3] = s * np.eye(3), c_dst - s * c_src
     else:
-        raise ValueError(f"{where}: align {align!r} not in ('similarity', 'scale', 'bbox')")
+        raise DataError(f"{where}: align {align!r} not in ('similarity', 'scale', 'bbox')")
     full = np.eye(4)
     full[:3, :3] = m[:3, :3] @ rot0
     full[:3, 3] = m[:3, 3]
@@ -280,7 +281,7 @@ def load_scan(path: str, reference, root: str | None = None, texture: bool = Tru
         with open(stem + ".json") as fh:
             cfg = json.load(fh)
         if not isinstance(cfg, dict):
-            raise ValueError(f"{stem}.json: expected a JSON object of overrides")
+            raise DataError(f"{stem}.json: expected a JSON object of overrides")
     v, f, uv, tex, colour = _load_mesh(path, texture, max_texture)
     anchors = None
     if "landmarks" in cfg:
@@ -295,7 +296,7 @@ def load_scan(path: str, reference, root: str | None = None, texture: bool = Tru
         rv = reference.mean
         f, used = crop_to_box(vn, f, rv.min(0) - margin, rv.max(0) + margin)
         if len(f) == 0:
-            raise ValueError(f"{path}: no triangle left after cropping to the model's box (normalisation "
+            raise DataError(f"{path}: no triangle left after cropping to the model's box (normalisation "
                              "failed? check the landmarks or give a <stem>.json)")
         vn = vn[used]
         uv = uv[used] if uv is not None else None
@@ -308,7 +309,7 @@ def load_scans(folder: str | None = None, reference=None, **kw) -> list[FaceScan
     folder = folder or default_root()
     paths = find_scans(folder)
     if not paths:
-        raise FileNotFoundError(f"no .obj / .ply face scans under {folder}")
+        raise DataNotFound(f"no .obj / .ply face scans under {folder}")
     if reference is None:
         from hg_jax.generators.faces import get_model
 
@@ -368,7 +369,7 @@ def render_scans(folder: str | None = None, size: int = 64, image: str = "gray",
 def split_indices(views: dict, split: str) -> np.ndarray:
     """Indices of ``views`` (``render_scans`` output) in ``split`` (rule in the module doc)."""
     if split not in SPLITS:
-        raise ValueError(f"split {split!r} not in {SPLITS}")
+        raise DataError(f"split {split!r} not in {SPLITS}")
     scans = np.asarray(views["scan"])
     n_scans = len(np.unique(scans))
     if n_scans == 1:
@@ -421,9 +422,9 @@ def load_scans_format(path: str, args, config: dict) -> dict:
     """
     task = getattr(args, "task", None)
     if task not in (None, "depth"):
-        raise ValueError(f"--format scans gives depth ground truth; --task {task!r} is not supported")
+        raise DataError(f"--format scans gives depth ground truth; --task {task!r} is not supported")
     if not os.path.isdir(path):
-        raise FileNotFoundError(f"scan folder {path} does not exist")
+        raise DataNotFound(f"scan folder {path} does not exist")
     views = render_for_config(path, config["data"])
     available = sorted({str(n).split("/yaw")[0] for n in views["names"]})
     scan_of = np.array([str(n).split("/yaw")[0] for n in views["names"]])
@@ -432,13 +433,13 @@ def load_scans_format(path: str, args, config: dict) -> dict:
         names = [n.strip() for n in objects.split(",") if n.strip()]
         unknown = sorted(set(names) - set(available))
         if unknown:
-            raise ValueError(f"--objects: {unknown} not found in {path}; available scans: {available}")
+            raise DataError(f"--objects: {unknown} not found in {path}; available scans: {available}")
         views = _subset(views, np.nonzero(np.isin(scan_of, names))[0])
     n = getattr(args, "views", None)
     if n is not None:
         n = int(n)
         if n < 1:
-            raise ValueError(f"--views {n}: allowed an integer >= 1")
+            raise DataError(f"--views {n}: allowed an integer >= 1")
         total = len(views["names"])
         if n < total:
             views = _subset(views, np.unique(np.round(np.linspace(0, total - 1, n)).astype(np.int64)))

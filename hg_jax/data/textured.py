@@ -47,6 +47,7 @@ from hg_jax.generators.rendered import make_sample
 from hg_jax.generators.textured_shapes import random_lights
 from hg_jax.render.pyrender_backend import srgb_to_linear   # no GL until a renderer is made
 from hg_jax.render.scene import Camera, MeshPart, Scene, look_at
+from hg_jax.errors import DataError, DataNotFound
 
 LAYOUTS = ("auto", "folders", "shapenet")
 SPLITS = ("validation", "test")
@@ -112,7 +113,7 @@ def normalize_parts(parts) -> tuple:
     centre = 0.5 * (allv.min(0) + allv.max(0))
     radius = np.linalg.norm(allv - centre, axis=1).max()
     if not np.isfinite(radius) or radius <= 0:
-        raise ValueError("mesh is degenerate (all vertices at one point)")
+        raise DataError("mesh is degenerate (all vertices at one point)")
     return tuple(dataclasses.replace(p, vertices=(p.vertices - centre) / radius) for p in parts)
 
 
@@ -124,7 +125,7 @@ class _ModelResolver(trimesh.resolvers.FilePathResolver):
         parent = Path(self.parent).resolve()
         path = (parent / name.strip()).resolve()
         if not path.is_relative_to(parent.parent):
-            raise ValueError(f"asset {name!r} escapes {parent.parent}")
+            raise DataError(f"asset {name!r} escapes {parent.parent}")
         return path
 
 
@@ -132,16 +133,16 @@ def load_textured_obj(path: str, *, name: str | None = None, smooth: bool = True
                       max_texture: int = 512) -> TexturedMesh:
     """One OBJ (with its MTL and textures) as a normalised ``TexturedMesh``."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"textured mesh not found: {path}. {HOW_TO_GET}")
+        raise DataNotFound(f"textured mesh not found: {path}. {HOW_TO_GET}")
     if max_texture < 1:
-        raise ValueError(f"max_texture = {max_texture} is invalid: allowed an integer >= 1")
+        raise DataError(f"max_texture = {max_texture} is invalid: allowed an integer >= 1")
     try:
         scene = trimesh.load(path, force="scene", resolver=_ModelResolver(path))
     except Exception as e:  # trimesh raises many kinds for a broken file: name the file instead
-        raise ValueError(f"{path}: not a readable OBJ ({type(e).__name__}: {e})") from None
+        raise DataError(f"{path}: not a readable OBJ ({type(e).__name__}: {e})") from None
     meshes = [m for m in scene.dump() if isinstance(m, trimesh.Trimesh) and len(m.faces) > 0]
     if not meshes:
-        raise ValueError(f"{path}: no triangles")
+        raise DataError(f"{path}: no triangles")
     parts = normalize_parts([_part(m, smooth, max_texture) for m in meshes])
     return TexturedMesh(name or os.path.splitext(os.path.basename(path))[0], parts)
 
@@ -150,9 +151,9 @@ def find_obj_files(root: str, layout: str = "auto") -> tuple[str, list[tuple[str
     """The layout found ("folders" or "shapenet") and (name, path) of every object under ``root``,
     sorted by name; ``auto`` is ShapeNet when any ShapeNet-layout model exists, else folders."""
     if layout not in LAYOUTS:
-        raise ValueError(f"textured layout {layout!r}: allowed {LAYOUTS}")
+        raise DataError(f"textured layout {layout!r}: allowed {LAYOUTS}")
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"textured mesh folder not found: {root}. {HOW_TO_GET}")
+        raise DataNotFound(f"textured mesh folder not found: {root}. {HOW_TO_GET}")
     found = []
     if layout in ("auto", "shapenet"):
         for synset in sorted(os.listdir(root)):
@@ -167,12 +168,12 @@ def find_obj_files(root: str, layout: str = "auto") -> tuple[str, list[tuple[str
                         break
         if found or layout == "shapenet":
             if not found:
-                raise FileNotFoundError(f"no ShapeNet model under {root} (expected <synset>/<model>/"
+                raise DataNotFound(f"no ShapeNet model under {root} (expected <synset>/<model>/"
                                         f"{' or '.join(SHAPENET_FILES)})")
             return "shapenet", found
     paths = sorted(glob.glob(os.path.join(root, "**", "*.obj"), recursive=True))
     if not paths:
-        raise FileNotFoundError(f"no .obj file under {root}. {HOW_TO_GET}")
+        raise DataNotFound(f"no .obj file under {root}. {HOW_TO_GET}")
     return "folders", [(os.path.splitext(os.path.relpath(p, root))[0].replace(os.sep, "/"), p) for p in paths]
 
 
@@ -185,7 +186,7 @@ def load_textured_meshes(root: str, layout: str = "auto", *, names=None, smooth:
         have = dict(files)
         missing = [n for n in names if n not in have]
         if missing:
-            raise ValueError(f"textured objects {missing} not under {root}; found {sorted(have)}")
+            raise DataError(f"textured objects {missing} not under {root}; found {sorted(have)}")
         files = [(n, have[n]) for n in names]
     smooth = (found == "folders") if smooth is None else smooth
     return [load_textured_obj(p, name=n, smooth=smooth, max_texture=max_texture) for n, p in files]
@@ -211,9 +212,9 @@ def render_textured_views(seed: int, meshes, n_views: int, size: int = 64, *, no
 
     meshes = list(meshes)
     if not meshes:
-        raise ValueError("render_textured_views: no meshes")
+        raise DataError("render_textured_views: no meshes")
     if not (isinstance(n_views, (int, np.integer)) and n_views >= 1):
-        raise ValueError(f"render_textured_views: n_views = {n_views!r}, allowed an integer >= 1")
+        raise DataError(f"render_textured_views: n_views = {n_views!r}, allowed an integer >= 1")
     rng = np.random.default_rng(seed)
     rot = rng.standard_normal((n_views, 4))
     light_u = rng.uniform(size=(n_views, max_lights, 3))
@@ -234,7 +235,7 @@ def render_textured_views(seed: int, meshes, n_views: int, size: int = 64, *, no
 def split_meshes(meshes, split: str, seed: int) -> tuple[list, int]:
     """The objects of ``split`` and the seed of its views (see the module's docstring)."""
     if split not in SPLITS:
-        raise ValueError(f"textured split {split!r}: allowed {SPLITS}")
+        raise DataError(f"textured split {split!r}: allowed {SPLITS}")
     meshes = sorted(meshes, key=lambda m: m.name)
     index = SPLITS.index(split)
     if len(meshes) >= 4:

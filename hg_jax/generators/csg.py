@@ -19,9 +19,20 @@ probabilities; continuous values are exp(μ + σ·z) of those normals. So f(β, 
 across calls, continuous in β, and changes topology only where a uniform crosses a threshold.
 Pose and lights come from the seed only (not in β).
 
-Boolean policy: a union/subtraction whose result is empty, not watertight or raises falls back to
-the left operand; ``scene.meta["csg_fallbacks"]`` counts it, ``scene.meta["csg_nodes"]`` counts
-the expanded tree's nodes.
+Geometry is plain (vertices, faces) arrays with manifold3d booleans (solids.py: trimesh's wrapping
+of the same calls was most of a sample's cost); ``shape`` returns a trimesh mesh for callers.
+
+Union by z-buffer: ``generate`` computes a union only when a subtraction needs it as an operand.
+A union the render sees is drawn as its operands' triangles together: the first surface a ray
+meets on A ∪ B is the nearer of A's and B's, so image, depth, mask and normals are those of the
+boolean's result (up to float rounding where the two surfaces cross; tests/test_solids.py). The
+attachment ray (surface_point) and the framing (bounds, farthest vertex) give the same points on
+the operands' triangles as on the union's. ``shape``/``solid`` still compute every boolean, in the
+same tree order.
+
+Boolean policy: a union/subtraction whose result is empty (volume < 1e-6) or whose operand
+manifold3d rejects falls back to the left operand; ``scene.meta["csg_fallbacks"]`` counts it,
+``scene.meta["csg_nodes"]`` counts the expanded tree's nodes.
 """
 from __future__ import annotations
 
@@ -31,7 +42,7 @@ import numpy as np
 import trimesh
 
 from hg_jax.beta import BetaSchema
-from hg_jax.generators import primitives
+from hg_jax.generators import primitives, solids
 from hg_jax.render.scene import Camera, Light, MeshPart, Scene, look_at
 
 PRIMITIVES = ("sphere", "cube", "truncated_cone", "tetrahedron")
@@ -50,6 +61,33 @@ _Z = {"sphere_radius": 0, "box_extent": slice(1, 4), "cone_radius": 4, "cone_hei
       "cone_top_ratio": 6, "tetra_size": 7, "offset": 8, "angle": 9, "scale": 10,
       "axis": slice(11, 14), "attach": slice(14, 17)}
 _NU, _NZ = 3, 17
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Union:
+    """left ∪ right, not computed yet (operands: solids or unions)."""
+    left: object
+    right: object
+
+
+def _map(tree, f):
+    if isinstance(tree, _Union):
+        return _Union(_map(tree.left, f), _map(tree.right, f))
+    return f(tree)
+
+
+def _leaves(tree) -> list:
+    return _leaves(tree.left) + _leaves(tree.right) if isinstance(tree, _Union) else [tree]
+
+
+def _soup(tree) -> solids.Solid:
+    """A node's solids as one triangle soup (a union drawn by the z-buffer)."""
+    parts = _leaves(tree)
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [len(v) for v, _ in parts[:-1]])
+    return (np.concatenate([v for v, _ in parts]),
+            np.concatenate([f + o for (_, f), o in zip(parts, offsets)]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,86 +158,102 @@ class CSGGenerator:
         ((scale, angle, offset) per boolean) and ``attach`` (the child's centre per boolean, in
         the parent's frame), for tests and logs.
         """
+        solid, meta = self.solid(beta, seed)
+        return solids.to_trimesh(solid), meta
+
+    def solid(self, beta, seed: int) -> tuple[solids.Solid, dict]:
+        """``shape`` as (vertices, faces) arrays."""
+        return self._grow(beta, seed, lazy=False)
+
+    def _grow(self, beta, seed: int, lazy: bool):
+        """The expanded tree and the grammar's meta; with ``lazy`` unions stay ``_Union`` nodes
+        until a subtraction needs them, else every boolean is computed where it stands."""
         self.schema.check(beta, "beta")
         p = SCHEMA.constrained(np.asarray(beta, np.float64))
         r = self.draws(seed)
         meta = {"csg_nodes": 0, "csg_fallbacks": 0, "primitives": [], "params": [], "transforms": [],
                 "attach": []}
-        mesh = self._expand(1, 0, p, r, meta)
-        return mesh, meta
+        return self._expand(1, 0, p, r, meta, lazy), meta
 
     @staticmethod
     def _lognormal(p, name, z):
         return np.exp(p[f"{name}_mu"][0] + p[f"{name}_sigma"][0] * z)
 
-    def _primitive(self, node, p, r, meta) -> trimesh.Trimesh:
+    def _primitive(self, node, p, r, meta) -> solids.Solid:
         z = r["z"][node]
         cdf = np.cumsum(p["primitive"])
         i = int(np.searchsorted(cdf, r["u"][node, _U["prim"]] * cdf[-1], side="right"))
         kind = PRIMITIVES[min(i, len(PRIMITIVES) - 1)]
         if kind == "sphere":
             value = self._lognormal(p, "sphere_radius", z[_Z["sphere_radius"]])
-            mesh = primitives.sphere(value, self.sphere_subdivisions)
+            mesh = solids.sphere(value, self.sphere_subdivisions)
         elif kind == "cube":
             value = self._lognormal(p, "box_extent", z[_Z["box_extent"]])
-            mesh = primitives.box(value)
+            mesh = solids.box(value)
         elif kind == "truncated_cone":
             ratio_logit = p["cone_top_ratio_mu"][0] + p["cone_top_ratio_sigma"][0] * z[_Z["cone_top_ratio"]]
             value = (self._lognormal(p, "cone_radius", z[_Z["cone_radius"]]), 1 / (1 + np.exp(-ratio_logit)),
                      self._lognormal(p, "cone_height", z[_Z["cone_height"]]))
-            mesh = primitives.truncated_cone(*value, sections=self.cone_sections)
+            mesh = solids.truncated_cone(*value, sections=self.cone_sections)
         else:
             value = self._lognormal(p, "tetra_size", z[_Z["tetra_size"]])
-            mesh = primitives.tetrahedron(value)
+            mesh = solids.tetrahedron(value)
         meta["primitives"].append(kind)
         meta["params"].append((kind, np.atleast_1d(np.asarray(value, np.float64)).tolist()))
         return mesh
 
-    def _expand(self, node, depth, p, r, meta) -> trimesh.Trimesh:
+    def _expand(self, node, depth, p, r, meta, lazy):
         meta["csg_nodes"] += 1
         u = r["u"][node]
         if depth >= self.max_depth or u[_U["expand"]] >= p["p_expand"][0]:
             return self._primitive(node, p, r, meta)
-        left = self._expand(2 * node, depth + 1, p, r, meta)
-        right = self._expand(2 * node + 1, depth + 1, p, r, meta)
+        left = self._expand(2 * node, depth + 1, p, r, meta, lazy)
+        right = self._expand(2 * node + 1, depth + 1, p, r, meta, lazy)
         right = self._transform(node, left, right, p, r, meta)
         union = u[_U["op"]] < p["p_union"][0]
-        try:
-            out = (trimesh.boolean.union if union else trimesh.boolean.difference)(
-                [left, right], engine="manifold")
-            ok = out is not None and len(out.faces) > 0 and out.is_watertight and out.volume > 1e-6
-        except Exception:  # manifold rejects a degenerate operand: same policy as an empty result
-            ok = False
-        if not ok:
+        if union and lazy:
+            return _Union(left, right)
+        return self._boolean(left, right, union, meta)
+
+    def _boolean(self, left, right, union: bool, meta):
+        out = solids.boolean(self._materialise(left, meta), self._materialise(right, meta), union)
+        if out is None:
             meta["csg_fallbacks"] += 1
             return left
         return out
 
-    def _transform(self, node, parent, child, p, r, meta) -> trimesh.Trimesh:
+    def _materialise(self, tree, meta) -> solids.Solid:
+        """A node as one solid: its unions computed, depth first, in tree order."""
+        while isinstance(tree, _Union):
+            tree = self._boolean(tree.left, tree.right, True, meta)
+        return tree
+
+    def _transform(self, node, parent, child, p, r, meta):
         """T = attach · translate · rotate · scale, applied to the child."""
         z = r["z"][node]
         scale = self._lognormal(p, "scale", z[_Z["scale"]])
         angle = self._lognormal(p, "angle", z[_Z["angle"]])
         offset = self._lognormal(p, "offset", z[_Z["offset"]])
-        point, direction = primitives.surface_point(parent, z[_Z["attach"]])
+        point, direction = primitives.surface_point_of(*_soup(parent), z[_Z["attach"]])
         m = np.eye(4)
         m[:3, :3] = primitives.rotation(z[_Z["axis"]], angle) * scale
         m[:3, 3] = point + offset * direction
         meta["transforms"].append((float(scale), float(angle), float(offset)))
         meta["attach"].append(m[:3, 3].copy())
-        return child.copy().apply_transform(m)
+        return _map(child, lambda s: solids.transform(s, m))
 
     # ---- scene ---------------------------------------------------------------------------------
     def generate(self, beta, seed: int) -> Scene:
-        mesh, meta = self.shape(beta, seed)
-        return self.frame(mesh, seed, {k: meta[k] for k in ("csg_nodes", "csg_fallbacks")})
+        tree, meta = self._grow(beta, seed, lazy=True)
+        return self.frame(_soup(tree), seed, {k: meta[k] for k in ("csg_nodes", "csg_fallbacks")})
 
-    def frame(self, mesh: trimesh.Trimesh, seed: int, meta: dict | None = None) -> Scene:
+    def frame(self, mesh, seed: int, meta: dict | None = None) -> Scene:
         """Pose (uniform random rotation), centre and scale a mesh into the unit sphere, and light
         it, all from the seed's draws. The camera sits at ``camera_distance`` on +z looking at the
-        origin, so the world frame is the camera frame."""
+        origin, so the world frame is the camera frame. ``mesh``: a trimesh mesh or a Solid."""
+        vertices, faces = (mesh.vertices, mesh.faces) if isinstance(mesh, trimesh.Trimesh) else mesh
         r = self.draws(seed)
-        v = mesh.vertices @ primitives.uniform_rotation(r["pose"]).T
+        v = vertices @ primitives.uniform_rotation(r["pose"]).T
         v = v - 0.5 * (v.min(0) + v.max(0))
         v = v / max(np.linalg.norm(v, axis=1).max(), 1e-9)      # bounding sphere radius 1
         eye = np.array([0.0, 0.0, self.camera_distance])
@@ -214,7 +268,7 @@ class CSGGenerator:
             sin_t = np.sqrt(max(1 - cos_t ** 2, 0.0))
             to_light = np.array([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t])
             lights.append(Light(tuple(-to_light), intensity=self.light_intensity / n_lights))
-        return Scene(meshes=(MeshPart(v, np.asarray(mesh.faces)),),
+        return Scene(meshes=(MeshPart(v, np.asarray(faces)),),
                      camera=Camera(look_at(eye, (0, 0, 0)), yfov=self.yfov),
                      lights=tuple(lights), ambient=0.0, width=self.image_size, height=self.image_size,
                      meta=dict(meta or {}))

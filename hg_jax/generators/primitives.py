@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
+from hg_jax.generators import solids
 from hg_jax.render.scene import Light
 
 
@@ -19,29 +20,14 @@ def box(extents) -> trimesh.Trimesh:
 
 def truncated_cone(radius: float, top_ratio: float, height: float, sections: int = 32) -> trimesh.Trimesh:
     """A frustum along z: bottom radius ``radius``, top radius ``radius * top_ratio``, closed."""
-    a = np.linspace(0.0, 2 * np.pi, sections, endpoint=False)
-    ring = np.stack([np.cos(a), np.sin(a)], axis=1)
-    r0, r1, h = radius, max(radius * top_ratio, 1e-3 * radius), height
-    bottom = np.column_stack([ring * r0, np.full(sections, -h / 2)])
-    top = np.column_stack([ring * r1, np.full(sections, h / 2)])
-    v = np.vstack([bottom, top, [[0, 0, -h / 2], [0, 0, h / 2]]])
-    i = np.arange(sections)
-    j = (i + 1) % sections
-    cb, ct = 2 * sections, 2 * sections + 1
-    faces = np.concatenate([
-        np.stack([i, j, sections + j], 1), np.stack([i, sections + j, sections + i], 1),  # side
-        np.stack([cb * np.ones_like(i), j, i], 1),                                        # bottom cap
-        np.stack([ct * np.ones_like(i), sections + i, sections + j], 1),                  # top cap
-    ])
-    mesh = trimesh.Trimesh(v, faces, process=True)
+    mesh = trimesh.Trimesh(*solids.truncated_cone(radius, top_ratio, height, sections), process=True)
     trimesh.repair.fix_normals(mesh)
     return mesh
 
 
 def tetrahedron(size: float) -> trimesh.Trimesh:
     """Regular tetrahedron with circumradius ``size``."""
-    v = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], np.float64) * size / np.sqrt(3)
-    mesh = trimesh.Trimesh(v, [[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]], process=True)
+    mesh = trimesh.Trimesh(*solids.tetrahedron(size), process=True)
     trimesh.repair.fix_normals(mesh)
     return mesh
 
@@ -61,7 +47,13 @@ def uniform_rotation(four_normals: np.ndarray) -> np.ndarray:
 
 
 def surface_point(mesh: trimesh.Trimesh, direction_normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The outermost surface point of ``mesh`` seen along a random direction, and that direction.
+    """``surface_point_of`` a trimesh mesh."""
+    return surface_point_of(np.asarray(mesh.vertices), np.asarray(mesh.faces), direction_normals)
+
+
+def surface_point_of(vertices: np.ndarray, faces: np.ndarray,
+                     direction_normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The outermost surface point of a closed mesh seen along a random direction, and that direction.
 
     A ray from far outside, aimed back at the bounding-box centre along the direction ``u`` given
     by three standard normals, hits the surface first at a point that moves continuously with the
@@ -72,9 +64,13 @@ def surface_point(mesh: trimesh.Trimesh, direction_normals: np.ndarray) -> tuple
     """
     u = np.asarray(direction_normals, np.float64)
     u = u / max(np.linalg.norm(u), 1e-12)
-    centre = 0.5 * (mesh.bounds[0] + mesh.bounds[1])
-    origin = centre + 2.0 * (np.linalg.norm(mesh.vertices - centre, axis=1).max() + 1e-9) * u
-    tri, n = mesh.triangles, mesh.face_normals
+    v = np.asarray(vertices, np.float64)
+    tri = v[faces]
+    corners = tri.reshape(-1, 3)                # the bounds of referenced vertices, like trimesh's
+    centre = 0.5 * (corners.min(0) + corners.max(0))
+    origin = centre + 2.0 * (np.linalg.norm(v - centre, axis=1).max() + 1e-9) * u
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
     # ray origin - t u against every face plane: a single ray over a few thousand faces is cheaper
     # in numpy than building trimesh's per-mesh r-tree (~4 ms) for it
     denom = -(n @ u)
@@ -88,6 +84,7 @@ def surface_point(mesh: trimesh.Trimesh, direction_normals: np.ndarray) -> tuple
         first = np.argmin(np.where(inside, t[ok], np.inf))
         return hits[first], u
     # the line misses (a centre left empty by a subtraction): the surface point nearest to it
+    mesh = trimesh.Trimesh(v, faces, process=False)
     closest, _, _ = trimesh.proximity.closest_point(mesh, origin[None])
     return closest[0], u
 

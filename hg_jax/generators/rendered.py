@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 TARGETS = ("normals", "depth", "intrinsic")
+# the renderer maps each target needs: a pass nothing needs is not rendered (pyrender_backend.py)
+MAPS = {"normals": ("color", "normals"), "depth": ("color",), "intrinsic": ("color", "albedo")}
 IMAGES = ("gray", "rgb")
 
 
@@ -73,8 +75,11 @@ class RenderedSampler:
     def __call__(self, beta, seed: int) -> dict:
         from hg_jax.render.renderers import get_renderer  # lazily: one renderer per process
         scene = self.scene(beta, seed)
-        # the sample's seed also seeds a sampling renderer: f(β±δ, r) share their noise
-        out = get_renderer(self.renderer, scene.width, scene.height, self.spp).render(scene, seed=int(seed))
+        # the sample's seed also seeds a sampling renderer: f(β±δ, r) share their noise; a renderer
+        # that can skip passes (``takes_maps``) is told which maps this target needs
+        renderer = get_renderer(self.renderer, scene.width, scene.height, self.spp)
+        maps = {"maps": MAPS[self.target]} if getattr(renderer, "takes_maps", False) else {}
+        out = renderer.render(scene, seed=int(seed), **maps)
         sample = make_sample(out, self.target, self.image)
         if self.normalize:
             from hg_jax.data.imageops import normalize_intensity, normalize_intrinsic

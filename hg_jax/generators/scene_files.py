@@ -32,6 +32,7 @@ import trimesh
 
 from hg_jax.generators import indoor
 from hg_jax.render.scene import Light, MeshPart, look_at
+from hg_jax.errors import DataError, DataNotFound
 
 MESH_EXTS = (".obj", ".ply", ".glb", ".gltf", ".off", ".stl")
 ROOM_PREFIXES = ("room", "wall", "floor", "ceiling")
@@ -68,7 +69,7 @@ def _parts(mesh: trimesh.Trimesh, where: str) -> list[MeshPart]:
     """One part per distinct face colour (a single part for other visuals)."""
     v, f = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
     if len(f) == 0 or v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
-        raise ValueError(f"{where}: expected a triangle mesh with at least one face, got vertices "
+        raise DataError(f"{where}: expected a triangle mesh with at least one face, got vertices "
                          f"{v.shape} faces {f.shape}")
     if getattr(mesh.visual, "kind", None) == "face":
         fc = np.asarray(mesh.visual.face_colors)[:, :3]
@@ -91,7 +92,7 @@ def read_meshes(path: str) -> list[tuple[str, list]]:
     try:
         loaded = trimesh.load(path, force="scene" if ext.lower() in (".glb", ".gltf") else None)
     except Exception as e:
-        raise ValueError(f"{path}: could not be read as a mesh ({type(e).__name__}: {e})") from e
+        raise DataError(f"{path}: could not be read as a mesh ({type(e).__name__}: {e})") from e
     if ext.lower() in (".glb", ".gltf"):
         out = []
         for node in loaded.graph.nodes_geometry:
@@ -101,14 +102,14 @@ def read_meshes(path: str) -> list[tuple[str, list]]:
                 continue
             out.append((str(node), _parts(mesh.copy().apply_transform(transform), f"{path} node {node!r}")))
         if not out:
-            raise ValueError(f"{path}: the glTF scene has no triangle-mesh nodes")
+            raise DataError(f"{path}: the glTF scene has no triangle-mesh nodes")
         return out
     if isinstance(loaded, trimesh.Scene):
         if not loaded.geometry:
-            raise ValueError(f"{path}: no geometry in the file")
+            raise DataError(f"{path}: no geometry in the file")
         loaded = loaded.to_mesh() if hasattr(loaded, "to_mesh") else loaded.dump(concatenate=True)
     if not isinstance(loaded, trimesh.Trimesh):
-        raise ValueError(f"{path}: expected a triangle mesh, got {type(loaded).__name__}")
+        raise DataError(f"{path}: expected a triangle mesh, got {type(loaded).__name__}")
     return [(stem, _parts(loaded, path))]
 
 
@@ -118,54 +119,54 @@ def _camera(entry, i: int, where: str) -> np.ndarray:
             entry = entry["pose"]
         if isinstance(entry, dict):
             if "eye" not in entry or "target" not in entry:
-                raise ValueError("a camera object needs 'pose' or 'eye' and 'target'")
+                raise DataError("a camera object needs 'pose' or 'eye' and 'target'")
             eye, target = np.asarray(entry["eye"], float), np.asarray(entry["target"], float)
             up = np.asarray(entry.get("up", (0.0, 1.0, 0.0)), float)
             if eye.shape != (3,) or target.shape != (3,) or up.shape != (3,):
-                raise ValueError("eye, target and up must be 3 numbers each")
+                raise DataError("eye, target and up must be 3 numbers each")
             if np.linalg.norm(target - eye) < 1e-9:
-                raise ValueError("eye and target coincide")
+                raise DataError("eye and target coincide")
             return look_at(eye, target, up)
         pose = np.asarray(entry, dtype=np.float64)
         if pose.shape != (4, 4):
-            raise ValueError(f"a pose must be a 4x4 matrix, got shape {pose.shape}")
+            raise DataError(f"a pose must be a 4x4 matrix, got shape {pose.shape}")
         r = pose[:3, :3]
         if not np.allclose(r.T @ r, np.eye(3), atol=1e-4) or np.linalg.det(r) < 0:
-            raise ValueError("the pose's 3x3 block is not a rotation")
+            raise DataError("the pose's 3x3 block is not a rotation")
         if not np.allclose(pose[3], (0, 0, 0, 1)):
-            raise ValueError("the pose's last row must be 0 0 0 1")
+            raise DataError("the pose's last row must be 0 0 0 1")
         return pose
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{where}: camera {i}: {e} (expected a 4x4 camera-to-world matrix, "
+        raise DataError(f"{where}: camera {i}: {e} (expected a 4x4 camera-to-world matrix, "
                          "{'pose': 4x4} or {'eye', 'target', 'up'})") from e
 
 
 def load_base_scene(folder: str, name: str | None = None) -> indoor.BaseScene:
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"scene folder {folder} does not exist")
+        raise DataNotFound(f"scene folder {folder} does not exist")
     cam_path = os.path.join(folder, "cameras.json")
     if not os.path.isfile(cam_path):
-        raise FileNotFoundError(f"{cam_path}: missing; a scene folder needs cameras.json (a list of "
+        raise DataNotFound(f"{cam_path}: missing; a scene folder needs cameras.json (a list of "
                                 "camera poses, or {'cameras': [...], 'intrinsics': ...})")
     try:
         with open(cam_path) as fh:
             spec = json.load(fh)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{cam_path}: not valid JSON ({e})") from e
+        raise DataError(f"{cam_path}: not valid JSON ({e})") from e
     if isinstance(spec, list):
         spec = {"cameras": spec}
     if not isinstance(spec, dict) or not isinstance(spec.get("cameras"), list) or not spec["cameras"]:
-        raise ValueError(f"{cam_path}: expected a non-empty list of cameras, or an object with a "
+        raise DataError(f"{cam_path}: expected a non-empty list of cameras, or an object with a "
                          "non-empty 'cameras' list")
     known = {"cameras", "intrinsics", "yfov", "lights", "ambient", "bounds"}
     if set(spec) - known:
-        raise ValueError(f"{cam_path}: unknown keys {sorted(set(spec) - known)}; allowed: {sorted(known)}")
+        raise DataError(f"{cam_path}: unknown keys {sorted(set(spec) - known)}; allowed: {sorted(known)}")
     cameras = tuple(_camera(c, i, cam_path) for i, c in enumerate(spec["cameras"]))
 
     files = sorted(f for f in os.listdir(folder) if os.path.splitext(f)[1].lower() in MESH_EXTS)
     if not files:
-        raise ValueError(f"{folder}: no mesh files ({', '.join(MESH_EXTS)})")
+        raise DataError(f"{folder}: no mesh files ({', '.join(MESH_EXTS)})")
     room, objects, names = [], [], set()
     for fname in files:
         for obj_name, parts in read_meshes(os.path.join(folder, fname)):
@@ -184,7 +185,7 @@ def load_base_scene(folder: str, name: str | None = None) -> indoor.BaseScene:
     if "bounds" in spec:
         bounds = np.asarray(spec["bounds"], np.float64)
         if bounds.shape != (2, 3) or np.any(bounds[1] <= bounds[0]):
-            raise ValueError(f"{cam_path}: 'bounds' must be [[xmin, ymin, zmin], [xmax, ymax, zmax]] "
+            raise DataError(f"{cam_path}: 'bounds' must be [[xmin, ymin, zmin], [xmax, ymax, zmax]] "
                              f"with min < max, got {spec['bounds']}")
     else:
         pts = np.concatenate([p.vertices for p in room] if room else
@@ -195,13 +196,13 @@ def load_base_scene(folder: str, name: str | None = None) -> indoor.BaseScene:
     if "intrinsics" in spec:
         k = np.asarray(spec["intrinsics"], np.float64).reshape(-1)
         if k.shape != (6,) or np.any(k[[0, 1, 4, 5]] <= 0):
-            raise ValueError(f"{cam_path}: 'intrinsics' must be [fx, fy, cx, cy, width, height] with "
+            raise DataError(f"{cam_path}: 'intrinsics' must be [fx, fy, cx, cy, width, height] with "
                              f"positive fx, fy, width, height, got {spec['intrinsics']}")
         intrinsics = tuple(float(x) for x in k)
     elif "yfov" in spec:
         intrinsics, yfov = None, float(spec["yfov"])
         if not 0 < yfov < np.pi:
-            raise ValueError(f"{cam_path}: 'yfov' must be in (0, pi) radians, got {yfov}")
+            raise DataError(f"{cam_path}: 'yfov' must be in (0, pi) radians, got {yfov}")
 
     lights = DEFAULT_LIGHTS
     if "lights" in spec:
@@ -210,9 +211,9 @@ def load_base_scene(folder: str, name: str | None = None) -> indoor.BaseScene:
                                  tuple(float(x) for x in l.get("color", (1.0, 1.0, 1.0))))
                            for l in spec["lights"])
             if any(len(l.direction) != 3 or np.linalg.norm(l.direction) == 0 for l in lights):
-                raise ValueError("a direction must be 3 numbers, not all zero")
+                raise DataError("a direction must be 3 numbers, not all zero")
         except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{cam_path}: 'lights' must be a list of {{'direction': [x, y, z], "
+            raise DataError(f"{cam_path}: 'lights' must be a list of {{'direction': [x, y, z], "
                              f"'intensity': float, 'color': [r, g, b]}} ({e})") from e
     ambient = float(spec.get("ambient", 0.25))
     if room:  # put the lowest-facing-up part first, so part 0 is the floor as in procedural scenes

@@ -29,7 +29,10 @@ def _genome_pool(engine):
         if not isinstance(getattr(sampler, "generator", None), CSGGenerator):
             raise ValueError("config.method 'evolution' needs a CSG experiment (e.g. mbii): its sampler "
                              f"renders {type(getattr(sampler, 'generator', sampler)).__name__}")
-        _POOLS[key] = make_pool(csg_genome.genome_sampler(sampler), getattr(engine.pool, "num_workers", 0))
+        # the genomes render on the same backend as the β renders
+        _POOLS[key] = make_pool(csg_genome.genome_sampler(sampler), getattr(engine.pool, "num_workers", 0),
+                                backend=getattr(engine.pool, "backend", "processes"),
+                                ray_address=getattr(engine.pool, "address", ""))
     return _POOLS[key]
 
 
@@ -56,7 +59,7 @@ class Evolution:
 
     def step(self, engine, state):
         pool = _genome_pool(engine)
-        render0 = pool.render_s
+        render0, jobs0 = pool.render_s, pool.stats.get("jobs", 0)
         k_seed, k_breed, _ = engine.step_keys(state)
         seeds = engine.seeds(k_seed)
         rng = np.random.default_rng(int(jax.random.randint(k_breed, (), 0, 2**31 - 1)))
@@ -89,4 +92,5 @@ class Evolution:
                     accepted += 1
         state = state.replace(method_state={"population": pop, "fitness": fitness})
         return state, {"val_loss": L, "train_loss": train_loss, "candidate_losses": scores,
-                       "accepted": accepted, "compute_s": compute_s, "render_s": pool.render_s - render0}
+                       "accepted": accepted, "compute_s": compute_s, "render_s": pool.render_s - render0,
+                       "renders": pool.stats.get("jobs", 0) - jobs0}

@@ -15,6 +15,8 @@ from hg_jax.methods.base import register
 
 @register("random_search")
 class RandomSearch:
+    updates_beta = True    # β moves by gradient steps: a run with every update skipped is flagged
+
     def init(self, engine, state):
         return state
 

@@ -16,6 +16,8 @@ BASELINE_DECAY = 0.9
 
 @register("reinforce")
 class Reinforce:
+    updates_beta = True    # β moves by gradient steps: a run with every update skipped is flagged
+
     def init(self, engine, state):
         return state.replace(method_state={"baseline": np.float64(np.nan)})
 

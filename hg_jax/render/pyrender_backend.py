@@ -1,6 +1,7 @@
 """Headless pyrender (the ``pyrender2`` package) renderer with exact ground truth. No jax here.
 
-One ``render(scene)`` makes three passes with the same camera:
+One ``render(scene)`` makes up to three passes with the same camera (``maps`` names the maps the
+caller needs; a pass no requested map needs is skipped, which is most of a render's cost):
 
 1. **lit**: pyrender's PBR shader, materials non-metallic with roughness 1 (close to Lambertian;
    pyrender adds a small Fresnel specular term, F0 = 0.04). pyrender writes gamma-encoded colour
@@ -13,6 +14,7 @@ One ``render(scene)`` makes three passes with the same camera:
    decoded face index gives each pixel's triangle, whose geometric normal (``smooth=False``) or
    barycentric interpolation of vertex normals along the pixel's ray (``smooth=True``) is the
    exact ground-truth normal, rotated into the camera frame (+X right, +Y up, +Z to the viewer).
+   Without this pass the mask is ``depth > 0``: the same rasterisation of the same triangles.
 
 Multisampling is switched off in this process (pyrender enables 4× MSAA for lit passes), so the
 image and every ground-truth map sample the same point of each pixel and triangle ids are never
@@ -30,6 +32,8 @@ import sys
 import numpy as np
 
 from hg_jax.render.scene import Scene
+
+MAPS = ("color", "albedo", "normals", "depth", "mask", "face")
 
 _PROBE = ("import pyrender; r = pyrender.OffscreenRenderer(8, 8); "
           "s = pyrender.Scene(); s.add(pyrender.PerspectiveCamera(0.5)); r.render(s); r.delete()")
@@ -78,7 +82,11 @@ _SRGB_LUT = np.round(linear_to_srgb(np.arange(256) / 255.0) * 255).astype(np.uin
 
 
 def _face_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    return _triangle_normals(v[f])
+
+
+def _triangle_normals(tri: np.ndarray) -> np.ndarray:
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
 
 
@@ -141,7 +149,7 @@ class PyrenderRenderer:
             tex_srgb = _SRGB_LUT[tex[..., :3]]
         else:
             tex_srgb = np.round(linear_to_srgb(tex[..., :3].astype(np.float64)) * 255).astype(np.uint8)
-        pos, nrm, idx, src = self._geometry(part)
+        pos, nrm, idx, src = _geometry(part)
         material = pr.MetallicRoughnessMaterial(
             baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=1.0,
             baseColorTexture=pr.Texture(source=tex_srgb, source_channels="RGB", sampler=self._sampler))
@@ -149,31 +157,22 @@ class PyrenderRenderer:
                             texcoord_0=uv[src].astype(np.float32), indices=idx.astype(np.uint32),
                             material=material)
 
-    def _geometry(self, part):
-        """Positions, normals and indices of a part: shared vertices when smooth, else un-shared so
-        each triangle is shaded with its own geometric normal; and the map to the input vertices."""
-        v = np.asarray(part.vertices, np.float64)
-        f = np.asarray(part.faces, np.int64)
-        if part.smooth:
-            return v, _vertex_normals(v, f), f, np.arange(len(v))
-        return (v[f].reshape(-1, 3), np.repeat(_face_normals(v, f), 3, axis=0),
-                np.arange(3 * len(f)).reshape(-1, 3), f.reshape(-1))
-
-    def _palette_primitive(self, parts):
-        """All untextured parts as one primitive: pyrender's cost is per primitive (uniforms, lights,
-        GL objects; 43 parts of an indoor scene took 2/3 of a render), so one draw call replaces many.
-        Each part's colour is one texel of a palette texture, encoded exactly as ``_part_primitive``
-        encodes its 1×1 texture, and sampled with NEAREST filters (no mip blending across texels):
-        the pixels are the same as with one primitive per part."""
+    def _palette_primitive(self, soup, plain):
+        """All untextured parts (indices ``plain``) as one primitive: pyrender's cost is per
+        primitive (uniforms, lights, GL objects; 43 parts of an indoor scene took 2/3 of a render),
+        so one draw call replaces many. Each part's colour is one texel of a palette texture,
+        encoded exactly as ``_part_primitive`` encodes its 1×1 texture, and sampled with NEAREST
+        filters (no mip blending across texels): the pixels are the same as with one primitive per
+        part."""
         pr = self.pyrender
-        pos, nrm, idx, uvs, offset = [], [], [], [], 0
-        n = len(parts)
-        for k, part in enumerate(parts):
-            p, nr, i, _ = self._geometry(part)
-            pos.append(p), nrm.append(nr), idx.append(i + offset)
-            uvs.append(np.broadcast_to([(k + 0.5) / n, 0.5], (len(p), 2)))
+        pos, nrm, idx, texel, offset = [], [], [], [], 0
+        for k, i in enumerate(plain):
+            p, nr, ix = soup.geometry(i)
+            pos.append(p), nrm.append(nr), idx.append(ix + offset), texel.append(np.full(len(p), k))
             offset += len(p)
-        colors = np.array([np.asarray(p.color, np.float64)[:3] for p in parts])
+        n = len(plain)
+        u = (np.concatenate(texel) + 0.5) / n
+        colors = np.array([np.asarray(soup.parts[i].color, np.float64)[:3] for i in plain])
         palette = np.round(linear_to_srgb(colors) * 255).astype(np.uint8)[None]      # (1, n, 3)
         g = pr.GLTF
         material = pr.MetallicRoughnessMaterial(
@@ -182,12 +181,16 @@ class PyrenderRenderer:
                                         sampler=pr.Sampler(magFilter=g.NEAREST, minFilter=g.NEAREST)))
         return pr.Primitive(positions=np.concatenate(pos).astype(np.float32),
                             normals=np.concatenate(nrm).astype(np.float32),
-                            texcoord_0=np.concatenate(uvs).astype(np.float32),
+                            texcoord_0=np.stack([u, np.full_like(u, 0.5)], 1).astype(np.float32),
                             indices=np.concatenate(idx).astype(np.uint32), material=material)
 
     # ---- passes ----------------------------------------------------------------------------------
-    def render(self, scene: Scene) -> dict:
+    def render(self, scene: Scene, maps=MAPS) -> dict:
+        """The requested ``maps`` (a subset of MAPS; "color", "depth" and "mask" always come)."""
         pr = self.pyrender
+        unknown = set(maps) - set(MAPS)
+        if unknown:
+            raise ValueError(f"unknown maps {sorted(unknown)}; allowed {MAPS}")
         if (scene.width, scene.height) != (self.width, self.height):
             raise ValueError(f"scene is {scene.width}x{scene.height}, renderer {self.width}x{self.height}")
         if not scene.meshes:
@@ -196,20 +199,36 @@ class PyrenderRenderer:
         pose = np.asarray(scene.camera.pose, np.float64)
 
         lit = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[scene.ambient] * 3)
-        plain = [p for p in scene.meshes if p.texture is None]
+        soup = _Soup(scene.meshes)
+        plain = [i for i, p in enumerate(scene.meshes) if p.texture is None]
         prims = [self._part_primitive(p) for p in scene.meshes if p.texture is not None]
-        lit.add(pr.Mesh(prims + ([self._palette_primitive(plain)] if plain else [])))
+        lit.add(pr.Mesh(prims + ([self._palette_primitive(soup, plain)] if plain else [])))
         lit.add(cam, pose=pose)
         for light in scene.lights:
             lit.add(pr.DirectionalLight(color=list(light.color), intensity=float(light.intensity)),
                     pose=_light_pose(light.direction))
         color_u8, depth = self._r.render(lit)
-        albedo_u8, _ = self._r.render(lit, flags=pr.RenderFlags.FLAT)
+        out = {}
+        if "albedo" in maps:
+            albedo_u8, _ = self._r.render(lit, flags=pr.RenderFlags.FLAT)
+        if "normals" not in maps and "face" not in maps:
+            mask = depth > 0
+        else:
+            mask, out["face"], out["normals"] = self._id_pass(scene, soup, depth, pose)
+        color = ((color_u8[..., :3].astype(np.float64) / 255.0) ** 2.2) * mask[..., None]
+        out["color"] = color.astype(np.float32)
+        if "albedo" in maps:
+            albedo = srgb_to_linear(albedo_u8[..., :3].astype(np.float64) / 255.0) * mask[..., None]
+            out["albedo"] = albedo.astype(np.float32)
+        out["depth"] = (depth * mask).astype(np.float32)
+        out["mask"] = mask
+        return out
 
+    def _id_pass(self, scene, soup, depth, pose):
+        """Every pixel's triangle, the mask and the exact normals."""
+        pr = self.pyrender
         # id pass: one colour per triangle over all parts
-        verts = [np.asarray(p.vertices, np.float64) for p in scene.meshes]
-        faces = [np.asarray(p.faces, np.int64) for p in scene.meshes]
-        tri = np.concatenate([v[f] for v, f in zip(verts, faces)])               # (F, 3, 3)
+        tri = soup.tri
         n_faces = len(tri)
         if n_faces >= 2 ** 24 - 1:
             raise ValueError(f"scene has {n_faces} triangles; the id pass supports < 2^24")
@@ -228,12 +247,8 @@ class PyrenderRenderer:
         mask = (face >= 0) & (depth > 0)
         face = np.where(mask, face, -1)
 
-        normals = self._normals(scene, verts, faces, face, mask, pose)
-        color = ((color_u8[..., :3].astype(np.float64) / 255.0) ** 2.2) * mask[..., None]
-        albedo = srgb_to_linear(albedo_u8[..., :3].astype(np.float64) / 255.0) * mask[..., None]
-        return {"color": color.astype(np.float32), "albedo": albedo.astype(np.float32),
-                "normals": normals.astype(np.float32), "depth": (depth * mask).astype(np.float32),
-                "mask": mask, "face": face}
+        normals = self._normals(scene, soup, face, mask, pose)
+        return mask, face, normals.astype(np.float32)
 
     def _pixel_rays(self, scene) -> np.ndarray:
         """Camera-frame direction through every pixel centre (OpenGL frame, z = -1)."""
@@ -246,25 +261,56 @@ class PyrenderRenderer:
         u, v = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
         return np.stack([(u - cx) / fx, -(v - cy) / fy, -np.ones_like(u)], axis=-1)
 
-    def _normals(self, scene, verts, faces, face, mask, pose) -> np.ndarray:
+    def _normals(self, scene, soup, face, mask, pose) -> np.ndarray:
         rot = pose[:3, :3]                      # camera-to-world rotation
         out = np.zeros((self.height, self.width, 3))
-        offset = 0
-        rays = None
-        for part, v, f in zip(scene.meshes, verts, faces):
-            sel = mask & (face >= offset) & (face < offset + len(f))
-            if np.any(sel):
-                local = face[sel] - offset
-                if part.smooth:
-                    if rays is None:
-                        rays = self._pixel_rays(scene)
-                    n_world = _interpolated_normals(v, f, local, rays[sel] @ rot.T, pose[:3, 3])
-                else:
-                    n_world = _face_normals(v, f[local])
-                n_cam = n_world @ rot                   # R^T n for each row
-                out[sel] = n_cam / np.linalg.norm(n_cam, axis=1, keepdims=True)
-            offset += len(f)
+        hit = face[mask]
+        n_world = soup.face_normals[hit]        # exact for flat parts; smooth parts replaced below
+        smooth = [i for i, p in enumerate(soup.parts) if p.smooth]
+        if smooth:
+            part = np.searchsorted(soup.offsets, hit, side="right") - 1
+            rays = self._pixel_rays(scene)[mask] @ rot.T
+            for i in smooth:
+                sel = part == i
+                if np.any(sel):
+                    n_world[sel] = _interpolated_normals(soup.verts[i], soup.faces[i],
+                                                         hit[sel] - soup.offsets[i], rays[sel], pose[:3, 3])
+        n_cam = n_world @ rot                   # R^T n for each row
+        out[mask] = n_cam / np.linalg.norm(n_cam, axis=1, keepdims=True)
         return out
+
+
+class _Soup:
+    """A scene's parts as one triangle soup, with every triangle's geometric normal computed once
+    for the lit pass, the id pass and the normal map (per part, these were ~1/3 of an indoor
+    render)."""
+
+    def __init__(self, parts):
+        self.parts = parts
+        self.verts = [np.asarray(p.vertices, np.float64) for p in parts]
+        self.faces = [np.asarray(p.faces, np.int64) for p in parts]
+        self.offsets = np.cumsum([0] + [len(f) for f in self.faces])
+        self.tri = np.concatenate([v[f] for v, f in zip(self.verts, self.faces)])       # (F, 3, 3)
+        self.face_normals = _triangle_normals(self.tri)
+
+    def geometry(self, i):
+        """Part i's positions, normals and indices, as ``_geometry`` gives them."""
+        if self.parts[i].smooth:
+            return _geometry(self.parts[i])[:3]
+        a, b = self.offsets[i], self.offsets[i + 1]
+        return (self.tri[a:b].reshape(-1, 3), np.repeat(self.face_normals[a:b], 3, axis=0),
+                np.arange(3 * (b - a)).reshape(-1, 3))
+
+
+def _geometry(part):
+    """Positions, normals and indices of a part: shared vertices when smooth, else un-shared so
+    each triangle is shaded with its own geometric normal; and the map to the input vertices."""
+    v = np.asarray(part.vertices, np.float64)
+    f = np.asarray(part.faces, np.int64)
+    if part.smooth:
+        return v, _vertex_normals(v, f), f, np.arange(len(v))
+    return (v[f].reshape(-1, 3), np.repeat(_face_normals(v, f), 3, axis=0),
+            np.arange(3 * len(f)).reshape(-1, 3), f.reshape(-1))
 
 
 def _interpolated_normals(v, f, face_idx, ray_dirs_world, origin) -> np.ndarray:

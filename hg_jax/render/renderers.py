@@ -29,8 +29,10 @@ class _SeedIgnored:
     def __init__(self, renderer):
         self.renderer = renderer
 
-    def render(self, scene, seed: int = 0) -> dict:
-        return self.renderer.render(scene)
+    takes_maps = True     # pyrender skips the passes a target does not need
+
+    def render(self, scene, seed: int = 0, maps=None) -> dict:
+        return self.renderer.render(scene) if maps is None else self.renderer.render(scene, maps)
 
 
 _FACTORIES: dict[str, Callable] = {"pyrender": _pyrender, "mitsuba": _mitsuba}

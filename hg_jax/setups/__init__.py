@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import importlib
 
+from hg_jax.errors import ConfigError
+
 _SETUPS = {"toy": "hg_jax.setups.toy", "mbii": "hg_jax.setups.mbii", "nyu": "hg_jax.setups.nyu",
-           "faces": "hg_jax.setups.faces", "intrinsic": "hg_jax.setups.intrinsic"}
+           "faces": "hg_jax.setups.faces", "intrinsic": "hg_jax.setups.intrinsic",
+           "csg_control": "hg_jax.setups.control", "nyu_control": "hg_jax.setups.control"}
 
 
 def available() -> list[str]:
@@ -18,11 +21,11 @@ def available() -> list[str]:
 
 def module(experiment: str):
     if experiment not in _SETUPS:
-        raise ValueError(f"experiment {experiment!r} not in {available()}")
+        raise ConfigError(f"experiment {experiment!r} not in {available()}")
     return importlib.import_module(_SETUPS[experiment])
 
 
 def build(config):
     if config.experiment not in _SETUPS:
-        raise ValueError(f"config.experiment {config.experiment!r} not in {available()}")
+        raise ConfigError(f"config.experiment {config.experiment!r} not in {available()}")
     return importlib.import_module(_SETUPS[config.experiment]).build(config)

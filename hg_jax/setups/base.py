@@ -17,7 +17,9 @@ class Setup:
     val: dict                        # real data for β's validation loss L
     tests: dict                      # name -> real test set (never used for β or model choice)
     beta0: np.ndarray
-    beta_star: Optional[np.ndarray] = None      # known only in controlled settings (toy)
+    beta_star: Optional[np.ndarray] = None      # known only in controlled settings (toy, *_control)
+    # distance of β to β* on what the loss identifies; default: ‖β − β*‖ in unconstrained units
+    beta_error: Optional[Callable] = None
     notes: tuple = ()                # said in report.json (e.g. "test set is tiny")
     draw_samples: Optional[Callable] = None     # (path, sampler, {name: beta}) -> None
     extra_rows: tuple = ()           # (name, beta) rows trained with β fixed, e.g. ("original", β)

@@ -11,7 +11,7 @@ from hg_jax.generators.rendered import RenderedSampler
 from hg_jax.models.hourglass import make_model
 from hg_jax.samples import draw_samples
 from hg_jax.setups.base import Setup, check_disjoint
-from hg_jax.tasks.normals import NormalsTask
+from hg_jax.tasks.normals import VAL_LOSSES, NormalsTask
 
 
 def build_network(m, in_channels: int, out_channels: int, final_activation: str = "none"):
@@ -24,7 +24,8 @@ def build_network(m, in_channels: int, out_channels: int, final_activation: str 
 
 
 def network_and_task(config):
-    return (*build_network(config.model, 1, 3), NormalsTask(in_channels=1))
+    val_loss = config.data.get("val_loss", "cosine")
+    return (*build_network(config.model, 1, 3), NormalsTask(in_channels=1, val_loss_kind=val_loss))
 
 
 def validate_model(config) -> None:
@@ -53,6 +54,8 @@ def validate(config) -> None:
     validate_model(config)
     if not (isinstance(d.max_depth, int) and 0 <= d.max_depth <= 6):
         raise ConfigError(f"config.data.max_depth = {d.max_depth!r} is invalid: allowed 0..6")
+    if d.get("val_loss", "cosine") not in VAL_LOSSES:
+        raise ConfigError(f"config.data.val_loss = {d.val_loss!r} is invalid: allowed {VAL_LOSSES}")
     known = set(mbii.TRAIN_OBJECTS) | set(mbii.TEST_OBJECTS)
     for f in ("val_objects", "test_objects"):
         bad = sorted(set(d[f]) - known) if d.root == "" else []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hg_jax.errors import ConfigError
 from hg_jax.generators.toy import ToySampler
 from hg_jax.models.convnet import make_convnet
 from hg_jax.samples import draw_samples
@@ -24,7 +25,7 @@ def build(config) -> Setup:
     beta_star = sampler.default_beta()
     unknown = set(d.init_shift) - set(schema.names)
     if unknown:
-        raise ValueError(f"config.data.init_shift: unknown fields {sorted(unknown)}; allowed {schema.names}")
+        raise ConfigError(f"config.data.init_shift: unknown fields {sorted(unknown)}; allowed {schema.names}")
     beta0 = beta_star.copy()
     for name, shift in d.init_shift.items():
         beta0[schema.slices()[name]] += float(shift)

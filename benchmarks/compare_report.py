@@ -1,0 +1,47 @@
+"""Markdown tables of the comparisons benchmarks/compare.py wrote (what the README shows).
+
+    python benchmarks/compare_report.py benchmarks/results/compare_nyu_control.json [...]
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def _pm(s: dict, fmt: str = "{:.3f}") -> str:
+    return "–" if not s.get("n") else (fmt + " ± " + fmt).format(s["mean"], s["std"])
+
+
+def controlled(result: dict) -> str:
+    ts = next(iter(next(iter(result["final"].values()))["test"]))
+    lines = [f"`{result['command']}` — {result['outer_steps']} outer steps, seeds {result['seeds']}; "
+             "mean ± std over seeds",
+             "",
+             "| method | beta_error start → end | test loss (β* domain) | test mean angle ° | "
+             "best-val snapshot test loss | wall s | renders |",
+             "|---|---|---|---|---|---|---|"]
+    for m, f in result["final"].items():
+        be = "– (no β)" if m == "evolution" else \
+            f"{f['beta_error_start']['mean']:.3f} → {_pm(f['beta_error_end'])}"
+        lines.append(f"| {m} | {be} | {_pm(f['test'][ts]['loss'], '{:.4f}')} | "
+                     f"{_pm(f['test'][ts]['mean_angle'], '{:.2f}')} | {_pm(f['best_test'][ts]['loss'], '{:.4f}')} | "
+                     f"{f['wall_s']['mean']:.0f} | {f['renders']['mean']:.0f} |")
+    for key, p in result.get("p1", {}).items():
+        r = p["ratio"]
+        per = ", ".join("–" if v["ratio"] is None else f"{v['ratio']:.2f}" for v in p["per_seed"].values())
+        shown = f"mean {r['mean']:.2f}, range {r['min']:.2f}–{r['max']:.2f}" if r["n"] else "never reached"
+        lines.append(f"\nP1 ({key}): {shown}; per seed {per} ({p['reached']} of {len(p['per_seed'])} seeds reached "
+                     "random search's final value)")
+    return "\n".join(lines)
+
+
+def main(paths) -> None:
+    for path in paths:
+        result = json.load(open(path))
+        print(f"### {result['experiment']}\n")
+        print(controlled(result) if result["protocol"] == "controlled" else json.dumps(result["summary"], indent=1))
+        print()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
