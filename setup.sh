@@ -13,4 +13,4 @@ if [ "${HG_JAX_SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null; then
   fi
 fi
 PIP_ROOT_USER_ACTION=ignore python -m pip install -q --disable-pip-version-check -e ".[test]"
-python -c "import hg_jax, jax, pyrender, manifold3d; print('hg_jax setup ok: jax', jax.__version__)"
+python -c "import hg_jax, jax, pyrender, manifold3d, mitsuba; print('hg_jax setup ok: jax', jax.__version__)"

@@ -6,11 +6,14 @@
 
 Real data: ../shared/data/mbii (or --config.data.root=/path, or $HG_JAX_DATA/mbii).
 """
-from hg_jax.config import ConfigError, base, hourglass_defaults, paper_variant, small_variant
+from hg_jax.config import ConfigError, base, hourglass_defaults, mitsuba_variant, paper_variant, small_variant
 from hg_jax.data.mbii import TEST_OBJECTS as TEST, TRAIN_OBJECTS as TRAIN   # Barron's split
 
 
 def get_config(variant: str = ""):
+    # ":mitsuba" / ":small_mitsuba": the same experiment path-traced by Mitsuba 3 (render.spp samples)
+    mitsuba = variant in ("mitsuba", "small_mitsuba")
+    variant = {"mitsuba": "", "small_mitsuba": "small"}.get(variant, variant)
     c = hourglass_defaults(base())
     c.experiment = "mbii"
     c.outer_steps = 30
@@ -25,7 +28,10 @@ def get_config(variant: str = ""):
         paper_variant(c)
         c.data.max_depth = 3
     elif variant:
-        raise ConfigError(f"configs/mbii.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
+        raise ConfigError(f"configs/mbii.py: unknown variant {variant!r} (allowed: '', 'small', 'paper', "
+                         "'mitsuba', 'small_mitsuba')")
+    if mitsuba:
+        mitsuba_variant(c, spp=4 if variant == "small" else 16)
     return c
 
 

@@ -11,10 +11,13 @@ the full labelled set with --config.data.source=nyu --config.data.nyu_mat=/path/
 (splits.mat beside it; --config.data.normals_gt=/path/normals_gt for Eigen/Ladicky normals), or any
 rgbd-format folder with --config.data.source=rgbd --config.data.rgbd_root=DIR.
 """
-from hg_jax.config import ConfigError, base, hourglass_defaults, paper_variant, small_variant
+from hg_jax.config import ConfigError, base, hourglass_defaults, mitsuba_variant, paper_variant, small_variant
 
 
 def get_config(variant: str = ""):
+    # ":mitsuba" / ":small_mitsuba": the same experiment path-traced by Mitsuba 3 (render.spp samples)
+    mitsuba = variant in ("mitsuba", "small_mitsuba")
+    variant = {"mitsuba": "", "small_mitsuba": "small"}.get(variant, variant)
     c = hourglass_defaults(base())
     c.experiment = "nyu"
     c.outer_steps = 30
@@ -36,7 +39,10 @@ def get_config(variant: str = ""):
         c.data.source = "nyu"
         c.data.val_count = 100
     elif variant:
-        raise ConfigError(f"configs/nyu.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
+        raise ConfigError(f"configs/nyu.py: unknown variant {variant!r} (allowed: '', 'small', 'paper', "
+                         "'mitsuba', 'small_mitsuba')")
+    if mitsuba:
+        mitsuba_variant(c, spp=4 if variant == "small" else 16)
     return c
 
 

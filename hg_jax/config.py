@@ -53,6 +53,8 @@ def base() -> ml_collections.ConfigDict:
     c.render.ray_address = ""    # ray: "" starts a local Ray; "auto" or host:port joins a cluster
     c.render.timeout_s = 120.0
     c.render.max_retries = 2
+    c.render.renderer = "pyrender"   # pyrender | mitsuba | a name given to renderers.register_renderer
+    c.render.spp = 16            # samples per pixel (mitsuba's path tracer; pyrender ignores it)
     return c
 
 
@@ -118,6 +120,18 @@ def _check(cond: bool, field: str, allowed: str, value) -> None:
         raise ConfigError(f"config.{field} = {value!r} is invalid: allowed {allowed}")
 
 
+def renderer_kwargs(c: ml_collections.ConfigDict) -> dict:
+    """The renderer fields every rendered setup gives its RenderedSampler (older configs lack them)."""
+    return dict(renderer=c.render.get("renderer", "pyrender"), spp=int(c.render.get("spp", 16)))
+
+
+def mitsuba_variant(c: ml_collections.ConfigDict, spp: int = 16) -> ml_collections.ConfigDict:
+    """``:mitsuba``: render with Mitsuba 3's path tracer instead of pyrender."""
+    c.render.renderer = "mitsuba"
+    c.render.spp = spp
+    return c
+
+
 def validate(c: ml_collections.ConfigDict) -> None:
     """Raise ConfigError naming the first invalid field. Setup-specific fields are checked by the setup."""
     from hg_jax import setups
@@ -159,6 +173,12 @@ def validate(c: ml_collections.ConfigDict) -> None:
     _check(isinstance(c.inner.devices, int) and c.inner.devices >= 0, "inner.devices",
            "an integer >= 0 (0: all devices, N: the first N)", c.inner.devices)
     _check(c.render.timeout_s > 0, "render.timeout_s", "> 0 seconds", c.render.timeout_s)
+    from hg_jax.render.renderers import available as renderers
+
+    r = c.render.get("renderer", "pyrender")
+    _check(r in renderers(), "render.renderer", f"one of {renderers()}", r)
+    spp = c.render.get("spp", 16)
+    _check(isinstance(spp, int) and spp >= 1, "render.spp", "an integer >= 1 (samples per pixel)", spp)
     _check(isinstance(c.render.max_retries, int) and c.render.max_retries >= 0, "render.max_retries",
            "an integer >= 0", c.render.max_retries)
 

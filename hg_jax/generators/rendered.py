@@ -2,7 +2,7 @@
 
 A *scene generator* (csg.py, scenes.py, faces.py, textures.py) has ``schema``, ``default_beta()``
 and ``generate(beta, seed) -> Scene``. ``RenderedSampler`` renders that scene with the process's
-one renderer and picks the maps the task needs. It is picklable, so the render pool can run it in
+one renderer (``renderer``: pyrender or mitsuba, hg_jax.render.renderers) and picks the maps the task needs. It is picklable, so the render pool can run it in
 worker processes. No jax here.
 """
 from __future__ import annotations
@@ -53,6 +53,8 @@ class RenderedSampler:
     target: str = "normals"
     image: str = "gray"
     normalize: bool = False  # scale the image like the real photos (data/imageops.normalize_intensity)
+    renderer: str = "pyrender"  # a name in hg_jax.render.renderers (a string: samplers are pickled)
+    spp: int = 16            # samples per pixel, for renderers that sample (mitsuba)
 
     def __post_init__(self):
         if self.target not in TARGETS:
@@ -71,9 +73,13 @@ class RenderedSampler:
         return self.generator.generate(np.asarray(beta, np.float64), int(seed))
 
     def __call__(self, beta, seed: int) -> dict:
-        from hg_jax.render.pyrender_backend import get_renderer  # lazily: GL is per process
+        from hg_jax.render.renderers import get_renderer  # lazily: one renderer per process
         scene = self.scene(beta, seed)
-        out = get_renderer(scene.width, scene.height).render(scene, MAPS[self.target])
+        # the sample's seed also seeds a sampling renderer: f(β±δ, r) share their noise; a renderer
+        # that can skip passes (``takes_maps``) is told which maps this target needs
+        renderer = get_renderer(self.renderer, scene.width, scene.height, self.spp)
+        maps = {"maps": MAPS[self.target]} if getattr(renderer, "takes_maps", False) else {}
+        out = renderer.render(scene, seed=int(seed), **maps)
         sample = make_sample(out, self.target, self.image)
         if self.normalize:
             from hg_jax.data.imageops import normalize_intensity, normalize_intrinsic

@@ -79,6 +79,7 @@ NYU_IDENTIFIED = "mixture-mean camera pitch and roll offsets Σ_k w_k μ_k (degr
 # ---- shared -------------------------------------------------------------------------------------
 def base_setup(config):
     """The controlled experiment's generator, network and task: exactly the real experiment's."""
+    from hg_jax.config import renderer_kwargs
     from hg_jax.generators.rendered import RenderedSampler
 
     if config.experiment == "csg_control":
@@ -86,12 +87,13 @@ def base_setup(config):
         from hg_jax.setups.mbii import network_and_task
 
         gen = CSGGenerator(max_depth=int(config.data.max_depth), image_size=int(config.data.size))
-        sampler = RenderedSampler(gen, target="normals", image="gray", normalize=True)
+        sampler = RenderedSampler(gen, target="normals", image="gray", normalize=True,
+                                  **renderer_kwargs(config))
         return sampler, network_and_task(config), csg_beta_star, csg_identified, CSG_IDENTIFIED, 1
     from hg_jax.setups import nyu
 
     sampler = RenderedSampler(nyu.generator(config), target="normals", image=config.data.image,
-                              normalize=True)
+                              normalize=True, **renderer_kwargs(config))
     channels = 1 if config.data.image == "gray" else 3
     return sampler, nyu.network_and_task(config), nyu_beta_star, nyu_identified, NYU_IDENTIFIED, channels
 

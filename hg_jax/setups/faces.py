@@ -39,6 +39,7 @@ import numpy as np
 
 from hg_jax.data import scans
 from hg_jax.generators.faces import generator_from_config
+from hg_jax.config import renderer_kwargs
 from hg_jax.generators.rendered import IMAGES, RenderedSampler
 from hg_jax.samples import draw_samples
 from hg_jax.setups.base import Setup
@@ -88,7 +89,8 @@ def build(config) -> Setup:
     size = int(d.size)
     root = d.scans_root or scans.default_root()
     gen = generator_from_config(d)
-    sampler = RenderedSampler(gen, target="depth", image=d.image, normalize=bool(d.normalize))
+    sampler = RenderedSampler(gen, target="depth", image=d.image, normalize=bool(d.normalize),
+                              **renderer_kwargs(config))
     init_fn, apply_fn, task = network_and_task(config)
     views = scans.render_for_config(root, d)
     val, test = scans.split_views(views, "validation"), scans.split_views(views, "test")

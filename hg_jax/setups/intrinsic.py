@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from hg_jax.data import mbii_intrinsic, textured
+from hg_jax.config import renderer_kwargs
 from hg_jax.generators.rendered import RenderedSampler
 from hg_jax.generators.textured_shapes import TexturedShapeGenerator
 from hg_jax.samples import draw_samples
@@ -55,7 +56,8 @@ def build(config) -> Setup:
     mbii_root = d.mbii_root or mbii_intrinsic.default_root()
     tex_root = d.textured_root or textured.default_root()
     gen = TexturedShapeGenerator(image_size=size)
-    sampler = RenderedSampler(gen, target="intrinsic", image="rgb", normalize=True)
+    sampler = RenderedSampler(gen, target="intrinsic", image="rgb", normalize=True,
+                              **renderer_kwargs(config))
     init_fn, apply_fn, task = network_and_task(config)
 
     def scans(split, n):

@@ -6,6 +6,7 @@ import numpy as np
 
 from hg_jax.data import mbii
 from hg_jax.generators.csg import CSGGenerator
+from hg_jax.config import renderer_kwargs
 from hg_jax.generators.rendered import RenderedSampler
 from hg_jax.models.hourglass import make_model
 from hg_jax.samples import draw_samples
@@ -70,7 +71,8 @@ def build(config) -> Setup:
     size = int(d.size)
     root = d.root or mbii.default_root()
     gen = CSGGenerator(max_depth=int(d.max_depth), image_size=size)
-    sampler = RenderedSampler(gen, target="normals", image="gray", normalize=True)
+    sampler = RenderedSampler(gen, target="normals", image="gray", normalize=True,
+                              **renderer_kwargs(config))
     init_fn, apply_fn, task = network_and_task(config)
     val = mbii.load_objects(root, list(d.val_objects), input=d.input, size=size)
     test = mbii.load_objects(root, list(d.test_objects), input=d.input, size=size)

@@ -26,6 +26,7 @@ import numpy as np
 
 from hg_jax.data import rgbd
 from hg_jax.generators.perturb import PerturbedIndoorGenerator
+from hg_jax.config import renderer_kwargs
 from hg_jax.generators.rendered import RenderedSampler
 from hg_jax.samples import draw_samples
 from hg_jax.setups.base import Setup, check_disjoint
@@ -134,7 +135,8 @@ def _real_sets(config) -> tuple[dict, dict, tuple]:
 def build(config) -> Setup:
     validate(config)
     gen = generator(config)
-    sampler = RenderedSampler(gen, target="normals", image=config.data.image, normalize=True)
+    sampler = RenderedSampler(gen, target="normals", image=config.data.image, normalize=True,
+                              **renderer_kwargs(config))
     init_fn, apply_fn, task = network_and_task(config)
     val, test, notes = _real_sets(config)
     c = val["image"].shape[-1]
