@@ -9,7 +9,7 @@ import sys
 
 
 def _pm(s: dict, fmt: str = "{:.3f}") -> str:
-    return "–" if not s.get("n") else (fmt + " ± " + fmt).format(s["mean"], s["std"])
+    return "–" if "mean" not in s else (fmt + " ± " + fmt).format(s["mean"], s["std"])
 
 
 def controlled(result: dict) -> str:
