@@ -19,6 +19,9 @@ def get_config(variant: str = ""):
     c.hybrid.num_directions = 8
     c.hybrid.sigma = 0.05
     c.beta_opt.learning_rate = 0.05
+    # plain RMSprop, as this 80-step budget was tuned with: its 3.2·lr first steps speed the toy up;
+    # with bias correction the same budget ends at 0.74 of ‖β0 − β*‖ = 1.41 instead of under half
+    c.beta_opt.bias_correction = False
     c.baselines = ("fixed",)
 
     c.model = dict(features=(8, 8))
