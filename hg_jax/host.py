@@ -89,15 +89,22 @@ class PendingBatches:
         self.shape = seeds.shape
         beta = np.asarray(beta, np.float64)
         self._pending = pool.submit([(beta, int(s)) for s in seeds.ravel()])
+        self._result = None
 
     @classmethod
     def from_jobs(cls, pool, jobs, shape) -> "PendingBatches":
         """One (β, seed) job per sample, e.g. a different shape genome per sample."""
         self = cls.__new__(cls)
-        self.shape, self._pending = tuple(shape), pool.submit(list(jobs))
+        self.shape, self._pending, self._result = tuple(shape), pool.submit(list(jobs)), None
         return self
 
     def result(self) -> dict:
+        """The stacked renders; a second call returns the same arrays (the pool hands results out once)."""
+        if self._result is None:
+            self._result = self._collect()
+        return self._result
+
+    def _collect(self) -> dict:
         samples = self._pending.result()
         for i, s in enumerate(samples[:1]):
             check_sample(s, f"sample {i}")

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
+# never beside the README test, whose `ray stop` would end this module's Ray (pyproject: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("ray")
 
 from hg_jax.render.pool import RenderError, RenderPool  # noqa: E402
 from hg_jax.render.ray_pool import RayRenderPool, _local_pythonpath  # noqa: E402

@@ -29,6 +29,7 @@ EXCLUDED = {
         "needs a trained faces run: minutes of CPU here, over the docs-test budget",
     "python -m hg_jax.evaluate --workdir runs/intrinsic":
         "needs a trained intrinsic run: minutes of CPU here, over the docs-test budget",
+    "ray start --address=HEAD_IP": "joins a head node on another host (HEAD_IP is a placeholder)",
 }
 # shortest run that keeps a launch command's shape: the :small variant, one outer step, the fixed
 # method (no meta-gradient compile), same paths and flags otherwise
@@ -36,6 +37,11 @@ FAST = ["--config.outer_steps=1", "--config.eval_every=1", "--config.method=fixe
 # prefix -> (argv replacements, args appended)
 SHRINK = {
     "python launch.py --config configs/nyu.py ": ({"configs/nyu.py": "configs/nyu.py:small"}, FAST),
+    "python launch.py --config configs/nyu.py:paper ": ({"configs/nyu.py:paper": "configs/nyu.py:small"}, FAST),
+    # the Ray head this test starts (as the README does) has the machine's 2 CPUs for actors
+    "python launch.py --config configs/mbii.py --workdir runs/mbii_ray ": (
+        {"configs/mbii.py": "configs/mbii.py:small", "--config.render.num_workers=40": "--config.render.num_workers=2"},
+        FAST),
     "python launch.py --config configs/mbii.py ": ({"configs/mbii.py": "configs/mbii.py:small"}, FAST),
 }
 # a workdir a README command reads -> the README-shaped command that writes it first (then SHRINK)
@@ -64,6 +70,7 @@ def _argv(cmd):
     for prefix, (repl, extra) in SHRINK.items():
         if (cmd + " ").startswith(prefix):
             argv = [repl.get(a, a) for a in argv] + extra
+            break
     if argv[0] == "python":
         argv[0] = sys.executable
     return argv
@@ -86,6 +93,7 @@ def test_every_readme_command_is_run_or_excluded():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")   # its `ray stop` ends every Ray on the machine: never beside test_ray_pool
 def test_readme_commands_run_as_written(tmp_path):
     repo = tmp_path / "repo"          # real dir of links, so `..` from it is tmp_path, not the repo's parent
     repo.mkdir()
@@ -99,6 +107,13 @@ def test_readme_commands_run_as_written(tmp_path):
         p = subprocess.run(_argv(cmd), cwd=repo, env=env, capture_output=True, text=True, timeout=900)
         assert p.returncode == 0, f"README command failed: {cmd}\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}"
 
+    try:
+        _run_all(repo, run)
+    finally:   # a failure between the README's `ray start --head` and `ray stop` must not leave Ray up
+        subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
+
+
+def _run_all(repo, run):
     for cmd in _commands():
         if _excluded(cmd):
             continue
