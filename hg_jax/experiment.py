@@ -25,6 +25,9 @@ from hg_jax import checkpoint, config as config_lib, setups
 from hg_jax.engine import Engine
 from hg_jax.host import make_pool
 from hg_jax.methods.base import get_method
+from hg_jax.methods.fixed import Fixed
+
+_WARMUP = Fixed()
 
 
 def make_inner_optimizer(c) -> optax.GradientTransformation:
@@ -293,10 +296,14 @@ def _loop(config, engine, setup, row, method, method_name, state, ckpt, log, bar
     t_start, render_start = time.perf_counter(), engine.pool.render_s
     jobs_start = engine.pool.stats.get("jobs", 0)
     compute_total, own_render, own_renders = compute0, 0.0, 0   # own_*: methods with a pool of their own
+    warmup = int(config.beta_opt.get("warmup_steps", 0))
     while state.step < config.outer_steps:
         if config.budget_s and wall0 + time.perf_counter() - t_start >= config.budget_s:
             break
-        state, info = method.step(engine, state)
+        # warm-up: every method trains the same way on its starting β, so rows stay comparable
+        state, info = (method if state.step >= warmup else _WARMUP).step(engine, state)
+        if state.step < warmup:
+            info["warmup"] = True
         state = state.replace(step=state.step + 1)
         compute_total += info.pop("compute_s")
         own_render += info.pop("render_s", 0.0)
