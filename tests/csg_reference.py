@@ -3,7 +3,7 @@ the array path is compared against in test_solids.py. Same draws, same grammar."
 import numpy as np
 import trimesh
 
-from hg_jax.generators import primitives
+from hg_jax.generators import primitives, sampling
 from hg_jax.generators.csg import _U, _Z, PRIMITIVES, SCHEMA, CSGGenerator
 
 
@@ -69,7 +69,7 @@ class TrimeshCSG(CSGGenerator):
         offset = self._lognormal(p, "offset", z[_Z["offset"]])
         point, direction = primitives.surface_point(parent, z[_Z["attach"]])
         m = np.eye(4)
-        m[:3, :3] = primitives.rotation(z[_Z["axis"]], angle) * scale
+        m[:3, :3] = sampling.axis_angle_rotation(z[_Z["axis"]], angle) * scale
         m[:3, 3] = point + offset * direction
         meta["transforms"].append((float(scale), float(angle), float(offset)))
         meta["attach"].append(m[:3, 3].copy())

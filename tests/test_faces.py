@@ -4,9 +4,8 @@ import pickle
 import numpy as np
 import pytest
 from scipy.special import i0, i1
-from scipy.stats import vonmises
 
-from hg_jax.generators.faces import FaceGenerator, get_model, rotation_matrix, vonmises_ppf
+from hg_jax.generators.faces import FaceGenerator, get_model, rotation_matrix
 from hg_jax.generators.rendered import RenderedSampler
 
 
@@ -97,14 +96,6 @@ def test_component_boundary_is_the_only_jump(gen):
     assert set(comps) == {0, 1} and np.all(np.diff(comps) <= 0)      # more weight on 0 -> component 0
     w0 = 1 / (1 + np.exp(-np.linspace(-6, 6, 25)))
     np.testing.assert_array_equal(comps == 0, u < w0)
-
-
-def test_vonmises_ppf_matches_scipy():
-    u = np.random.default_rng(0).uniform(size=50)
-    k = np.exp(np.random.default_rng(1).uniform(-3, 6, 50))
-    x = vonmises_ppf(u, k)
-    np.testing.assert_allclose(vonmises.cdf(x, k), u, atol=1e-10)
-    np.testing.assert_allclose(x, vonmises.ppf(u, k), atol=1e-8)
 
 
 def test_rotation_conventions():

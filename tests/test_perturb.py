@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from hg_jax.generators.perturb import (PerturbedIndoorGenerator, make_schema, vonmises_cdf,
-                                       vonmises_ppf)
+from hg_jax.generators.perturb import PerturbedIndoorGenerator, make_schema
+from hg_jax.generators.sampling import vonmises_cdf, vonmises_ppf
 from hg_jax.generators.rendered import RenderedSampler
 
 GEN = PerturbedIndoorGenerator(num_scenes=4, image_size=32)

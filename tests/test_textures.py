@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from hg_jax.generators.textures import (TextureGenerator, categorical, periodic_perlin,
-                                        zero_truncated_poisson)
+from hg_jax.generators.sampling import categorical_ppf as categorical
+from hg_jax.generators.sampling import zero_truncated_poisson_ppf as zero_truncated_poisson
+from hg_jax.generators.textures import TextureGenerator, periodic_perlin
 
 GEN = TextureGenerator(texture_size=64, canvas_size=48, supersample=3)
 

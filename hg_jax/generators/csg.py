@@ -42,8 +42,8 @@ import numpy as np
 import trimesh
 
 from hg_jax.beta import BetaSchema
-from hg_jax.generators import primitives, solids
-from hg_jax.render.scene import Camera, Light, MeshPart, Scene, look_at
+from hg_jax.generators import primitives, sampling, solids
+from hg_jax.render.scene import Camera, MeshPart, Scene, look_at
 
 PRIMITIVES = ("sphere", "cube", "truncated_cone", "tetrahedron")
 _LOGNORMALS = ("sphere_radius", "box_extent", "cone_radius", "cone_height", "cone_top_ratio",
@@ -181,9 +181,7 @@ class CSGGenerator:
 
     def _primitive(self, node, p, r, meta) -> solids.Solid:
         z = r["z"][node]
-        cdf = np.cumsum(p["primitive"])
-        i = int(np.searchsorted(cdf, r["u"][node, _U["prim"]] * cdf[-1], side="right"))
-        kind = PRIMITIVES[min(i, len(PRIMITIVES) - 1)]
+        kind = PRIMITIVES[int(sampling.categorical_ppf(r["u"][node, _U["prim"]], p["primitive"]))]
         if kind == "sphere":
             value = self._lognormal(p, "sphere_radius", z[_Z["sphere_radius"]])
             mesh = solids.sphere(value, self.sphere_subdivisions)
@@ -236,7 +234,7 @@ class CSGGenerator:
         offset = self._lognormal(p, "offset", z[_Z["offset"]])
         point, direction = primitives.surface_point_of(*_soup(parent), z[_Z["attach"]])
         m = np.eye(4)
-        m[:3, :3] = primitives.rotation(z[_Z["axis"]], angle) * scale
+        m[:3, :3] = sampling.axis_angle_rotation(z[_Z["axis"]], angle) * scale
         m[:3, 3] = point + offset * direction
         meta["transforms"].append((float(scale), float(angle), float(offset)))
         meta["attach"].append(m[:3, 3].copy())
@@ -253,21 +251,12 @@ class CSGGenerator:
         origin, so the world frame is the camera frame. ``mesh``: a trimesh mesh or a Solid."""
         vertices, faces = (mesh.vertices, mesh.faces) if isinstance(mesh, trimesh.Trimesh) else mesh
         r = self.draws(seed)
-        v = vertices @ primitives.uniform_rotation(r["pose"]).T
+        v = vertices @ sampling.uniform_rotation(r["pose"]).T
         v = v - 0.5 * (v.min(0) + v.max(0))
         v = v / max(np.linalg.norm(v, axis=1).max(), 1e-9)      # bounding sphere radius 1
         eye = np.array([0.0, 0.0, self.camera_distance])
-        span = self.max_lights - self.min_lights + 1
-        n_lights = self.min_lights + min(int(r["light_u"][0, 0] * span), span - 1)
-        cos_max = np.cos(np.radians(self.light_cone_deg))
-        lights = []
-        for k in range(n_lights):
-            # direction towards the light, uniform on the cap around the view axis
-            cos_t = 1 - r["light_u"][k, 1] * (1 - cos_max)
-            phi = 2 * np.pi * r["light_u"][k, 2]
-            sin_t = np.sqrt(max(1 - cos_t ** 2, 0.0))
-            to_light = np.array([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t])
-            lights.append(Light(tuple(-to_light), intensity=self.light_intensity / n_lights))
+        lights = sampling.random_lights(r["light_u"], self.min_lights, self.max_lights, self.light_cone_deg,
+                                        self.light_intensity)
         return Scene(meshes=(MeshPart(v, np.asarray(faces)),),
                      camera=Camera(look_at(eye, (0, 0, 0)), yfov=self.yfov),
                      lights=tuple(lights), ambient=0.0, width=self.image_size, height=self.image_size,

@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 import trimesh
 
-from hg_jax.generators import primitives
+from hg_jax.generators import primitives, sampling
 from hg_jax.generators.csg import PRIMITIVES, CSGGenerator
 from hg_jax.generators.rendered import RenderedSampler
 from hg_jax.render.scene import Scene
@@ -55,7 +55,7 @@ def decode(genome: np.ndarray) -> tuple[trimesh.Trimesh, int]:
             a, b = 1 - a, 1 - b
         tri = mesh.vertices[mesh.faces[face]]
         m = np.eye(4)
-        m[:3, :3] = primitives.rotation(join[2:5], join[5]) * max(abs(join[6]), 0.05)
+        m[:3, :3] = sampling.axis_angle_rotation(join[2:5], join[5]) * max(abs(join[6]), 0.05)
         m[:3, 3] = tri[0] + a * (tri[1] - tri[0]) + b * (tri[2] - tri[0]) + join[10] * mesh.face_normals[face]
         child.apply_transform(m)
         try:

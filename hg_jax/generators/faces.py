@@ -53,7 +53,7 @@ jitter), decoded to linear. BFM per-vertex colour is not rendered (``MeshPart`` 
 Common random numbers. ``draws(seed)`` draws every random number up front from independent child
 streams of ``SeedSequence(seed)`` (one per block), sizes fixed by the generator and the model, never by
 β. Mixture components are chosen by inverse CDF of one uniform per block; a Gaussian coefficient is
-mean + scale·z; a von Mises angle is ``scipy.stats.vonmises.ppf(u, κ)`` of a fixed uniform. So
+mean + scale·z; a von Mises angle is ``sampling.vonmises_ppf(u, κ)`` of a fixed uniform (continuous in κ). So
 f(β, r) is bit-identical across calls and continuous in β except where a component boundary crosses
 a uniform.
 
@@ -65,12 +65,11 @@ import dataclasses
 from typing import Optional
 
 import numpy as np
-from scipy.special import i0e, ndtri
-from scipy.stats import vonmises
 
 from hg_jax.beta import BetaSchema
+from hg_jax.colour import srgb_to_linear
 from hg_jax.data.face_model import MorphableModel, load_model
-from hg_jax.generators.primitives import random_lights
+from hg_jax.generators.sampling import categorical_ppf, random_lights, vonmises_ppf, yaw_pitch_roll
 from hg_jax.render.scene import Camera, MeshPart, Scene, look_at
 
 ICT_EXPRESSIONS = ("jawOpen", "mouthSmile_L", "mouthSmile_R", "mouthFrown_L", "mouthFrown_R",
@@ -90,44 +89,9 @@ def get_model(path: str = "") -> MorphableModel:
 
 
 def rotation_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """R_y(yaw) · R_x(−pitch) · R_z(roll), radians (conventions in the module doc)."""
-    cy, sy = np.cos(yaw), np.sin(yaw)
-    cp, sp = np.cos(-pitch), np.sin(-pitch)
-    cr, sr = np.cos(roll), np.sin(roll)
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
-    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-    return ry @ rx @ rz
-
-
-def choose(weights: np.ndarray, u: float) -> int:
-    """Inverse CDF of a categorical distribution at the uniform ``u``."""
-    cdf = np.cumsum(weights)
-    return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), len(weights) - 1))
-
-
-def vonmises_ppf(u, kappa, tol: float = 1e-12) -> np.ndarray:
-    """Inverse CDF of the zero-mean von Mises distribution on (−π, π], elementwise.
-
-    Safeguarded Newton on ``scipy.stats.vonmises.cdf`` (bracket [−π, π], bisection when a step leaves
-    it), started from the normal approximation: agrees with ``vonmises.ppf`` to ``tol`` in probability
-    and is ~10× faster. Continuous in u and κ, except that scipy's CDF switches to a normal
-    approximation at κ = 50, a ~1e-7 rad jump far below any finite-difference step.
-    """
-    u = np.clip(np.asarray(u, np.float64), 1e-12, 1 - 1e-12)
-    kappa = np.broadcast_to(np.asarray(kappa, np.float64), u.shape)
-    x = np.clip(ndtri(u) / np.sqrt(kappa), -np.pi + 1e-9, np.pi - 1e-9)
-    lo, hi = np.full(u.shape, -np.pi), np.full(u.shape, np.pi)
-    for _ in range(60):
-        f = vonmises.cdf(x, kappa) - u
-        if np.all(np.abs(f) < tol):
-            break
-        lo = np.where(f < 0, x, lo)
-        hi = np.where(f > 0, x, hi)
-        pdf = np.exp(kappa * (np.cos(x) - 1.0)) / (2 * np.pi * i0e(kappa))
-        step = x - f / np.maximum(pdf, 1e-300)
-        x = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
-    return x
+    """R_y(yaw) · R_x(−pitch) · R_z(roll), radians: a head's pitch > 0 lifts the chin, the opposite
+    sense of the x-axis rotation (conventions in the module doc)."""
+    return yaw_pitch_roll(yaw, -pitch, roll)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,12 +255,12 @@ class FaceGenerator:
         if m > mdl.n_expression:
             raise ValueError(f"n_expression {m} > the model's {mdl.n_expression} expression modes")
 
-        ci = choose(p["id_weights"], r["id_u"]) if k > 1 else 0
+        ci = int(categorical_ppf(r["id_u"], p["id_weights"])) if k > 1 else 0
         ident = np.empty(mdl.n_identity)
         ident[:n] = p["id_means"][ci * n:(ci + 1) * n] + p["id_scales"][ci * n:(ci + 1) * n] * r["id_z"]
         ident[n:] = self.rest_identity_std * r["rest_id_z"]
 
-        ce = choose(p["expr_weights"], r["expr_u"]) if k > 1 else 0
+        ce = int(categorical_ppf(r["expr_u"], p["expr_weights"])) if k > 1 else 0
         blend = mdl.expression_kind == "blendshape"
         expr = self.rest_expression_scale * (np.abs(r["rest_expr_z"]) if blend else r["rest_expr_z"])
         chosen = p["expr_means"][ce * m:(ce + 1) * m] + p["expr_scales"][ce * m:(ce + 1) * m] * r["expr_z"]
@@ -305,7 +269,7 @@ class FaceGenerator:
             expr = np.clip(expr, 0.0, 1.0)
 
         pp = self.n_pose_components
-        cp = choose(p["pose_weights"], r["pose_u"]) if pp > 1 else 0
+        cp = int(categorical_ppf(r["pose_u"], p["pose_weights"])) if pp > 1 else 0
         mu = p["pose_means"][3 * cp:3 * cp + 3]
         kappa = p["pose_concentrations"][3 * cp:3 * cp + 3]
         lim = np.radians(np.asarray(self.max_pose_deg, np.float64))
@@ -322,8 +286,6 @@ class FaceGenerator:
         """Linear RGB albedo of sample ``seed``'s skin."""
         if not self.albedo_variation:
             return (self.base_albedo,) * 3
-        from hg_jax.render.pyrender_backend import srgb_to_linear  # numpy only, no GL at import
-
         u = self.draws(seed)["albedo_u"]
         srgb = SKIN_DARK_SRGB + u[0] * (SKIN_LIGHT_SRGB - SKIN_DARK_SRGB)
         srgb = np.clip(srgb * (1.0 + 0.1 * (u[1:] - 0.5)), 0.0, 1.0)

@@ -38,6 +38,7 @@ import numpy as np
 import trimesh
 
 from hg_jax.generators import primitives
+from hg_jax.generators.sampling import rot_x, rot_y, yaw_pitch_roll
 from hg_jax.render.scene import Camera, Light, MeshPart, Scene
 
 NYU_INTRINSICS = (518.86, 519.47, 325.58, 253.74, 640.0, 480.0)   # fx, fy, cx, cy at 640x480
@@ -104,25 +105,10 @@ class BaseScene:
 
 
 # ---- geometry helpers -------------------------------------------------------------------------
-def rot_y(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-
-
-def rot_x(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
-
-
-def rot_z(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-
-
 def camera_pose(eye, yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
     """Camera-to-world pose R_y(yaw) R_x(pitch) R_z(roll) at ``eye``; yaw 0 looks down -Z."""
     pose = np.eye(4)
-    pose[:3, :3] = rot_y(yaw) @ rot_x(pitch) @ rot_z(roll)
+    pose[:3, :3] = yaw_pitch_roll(yaw, pitch, roll)
     pose[:3, 3] = np.asarray(eye, np.float64)
     return pose
 

@@ -63,10 +63,9 @@ import dataclasses
 from typing import Union
 
 import numpy as np
-from scipy import special
-
 from hg_jax.beta import BetaSchema
 from hg_jax.generators import indoor
+from hg_jax.generators.sampling import categorical_ppf, vonmises_ppf
 from hg_jax.render.scene import Scene
 
 _GROUPS = (("obj_shift", 2, "gauss"), ("obj_yaw", 1, "vm"), ("cam_shift", 3, "gauss"), ("cam_rot", 3, "vm"))
@@ -85,55 +84,7 @@ def make_schema(components: int) -> BetaSchema:
     return BetaSchema.of(*fields)
 
 
-# ---- von Mises inverse CDF --------------------------------------------------------------------
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(64)
-
-
-def vonmises_pdf(x, kappa):
-    x, kappa = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(kappa, np.float64))
-    return np.exp(-2.0 * kappa * np.sin(0.5 * x) ** 2) / (2 * np.pi * special.i0e(kappa))
-
-
-def vonmises_cdf(x, kappa):
-    """CDF of the von Mises(0, κ) on [-π, π]: 1/2 + sign(x) ∫_0^|x| pdf, by 64-point
-    Gauss-Legendre on [0, min(|x|, 12/√κ)] (beyond 12/√κ the density is < e^-70 of its peak)."""
-    x, kappa = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(kappa, np.float64))
-    a = np.minimum(np.clip(np.abs(x), 0.0, np.pi), 12.0 / np.sqrt(np.maximum(kappa, 1e-300)))
-    t = 0.5 * a[..., None] * (_GL_X + 1.0)
-    integral = 0.5 * a * np.sum(_GL_W * vonmises_pdf(t, kappa[..., None]), axis=-1)
-    return 0.5 + np.sign(x) * integral
-
-
-def vonmises_ppf(u, kappa, tol: float = 1e-13, max_iter: int = 60):
-    """Inverse CDF of the von Mises(0, κ) on (-π, π): safeguarded Newton (bisection fallback),
-    started from the wrapped-normal approximation. Vectorised over u and κ; monotone and smooth
-    in both, so mu + vonmises_ppf(u, κ) is continuous in (mu, κ) for a fixed uniform u."""
-    u, kappa = np.broadcast_arrays(np.asarray(u, np.float64), np.asarray(kappa, np.float64))
-    u = np.clip(u, 1e-15, 1 - 1e-15)
-    lo, hi = np.full(u.shape, -np.pi), np.full(u.shape, np.pi)
-    ratio = special.i1e(kappa) / np.maximum(special.i0e(kappa), 1e-300)
-    sd = np.sqrt(np.maximum(-2.0 * np.log(np.maximum(ratio, 1e-300)), 1e-300))
-    x = np.clip(special.ndtri(u) * sd, -np.pi + 1e-9, np.pi - 1e-9)
-    for _ in range(max_iter):
-        f = vonmises_cdf(x, kappa) - u
-        lo = np.where(f < 0, x, lo)
-        hi = np.where(f > 0, x, hi)
-        if np.all(np.abs(f) < tol):
-            break
-        p = vonmises_pdf(x, kappa)
-        step = np.where(p > 1e-300, f / np.maximum(p, 1e-300), np.inf)
-        nx = x - step
-        bad = ~((nx > lo) & (nx < hi)) | ~np.isfinite(nx)
-        x = np.where(bad, 0.5 * (lo + hi), nx)
-    return x
-
-
 # ---- mixtures -----------------------------------------------------------------------------------
-def _component(weights, u):
-    cdf = np.cumsum(weights)
-    return np.minimum(np.searchsorted(cdf, np.asarray(u) * cdf[-1], side="right"), len(cdf) - 1)
-
-
 def sample_perturbation(p: dict, r: dict, components: int) -> dict:
     """Offsets from constrained β ``p`` and the draws ``r`` of one seed (all object slots).
 
@@ -144,7 +95,7 @@ def sample_perturbation(p: dict, r: dict, components: int) -> dict:
     for name, dim, kind in _GROUPS:
         prefix = name.split("_")[0]
         u = r[f"{prefix}_u"][..., 0 if kind == "gauss" else 1]
-        comp = _component(p[f"{name}_w"], u) if k > 1 else np.zeros(np.shape(u), int)
+        comp = categorical_ppf(u, p[f"{name}_w"]) if k > 1 else np.zeros(np.shape(u), int)
         mu = np.asarray(p[f"{name}_mu"]).reshape(k, dim)[comp]
         if kind == "gauss":
             val = mu + np.asarray(p[f"{name}_sd"]).reshape(k, dim)[comp] * r[f"{prefix}_z"]

@@ -28,7 +28,7 @@ by small steps as vertices move (PIL snaps vertices to the sub-pixel grid: steps
 Common random numbers: ``draws(seed)`` takes every random number from ``default_rng(seed)`` in
 fixed-size blocks (``max_polygons`` + 1 polygons × ``max_edges`` vertices, the noise lattices, ...)
 whatever β is. Counts are inverse CDFs of fixed uniforms, truncated Gaussians are
-``truncnorm.ppf`` of fixed uniforms, colours are μ + σ·z of fixed normals: ``texture(β, r)`` is
+inverse CDFs of fixed uniforms (``sampling.py``), colours are μ + σ·z of fixed normals: ``texture(β, r)`` is
 deterministic, continuous in the continuous parts of β, and jumps only where a uniform crosses a
 count's or category's threshold.
 """
@@ -40,9 +40,10 @@ import dataclasses
 import numpy as np
 from PIL import Image, ImageDraw
 from scipy.special import expit, ndtri
-from scipy.stats import poisson, truncnorm
 
 from hg_jax.beta import BetaSchema
+from hg_jax.generators.sampling import (categorical_ppf, truncated_mixture_ppf, truncated_normal_ppf,
+                                        zero_truncated_poisson_ppf)
 
 
 def make_schema(n_edges: int, n_components: int) -> BetaSchema:
@@ -54,25 +55,6 @@ def make_schema(n_edges: int, n_components: int) -> BetaSchema:
         ("sat_sigma", 1, "positive"), ("val_mu", 1, "real"), ("val_sigma", 1, "positive"),
         ("noise_contrast", 1, "prob"),
     )
-
-
-def zero_truncated_poisson(u, rate: float, cap: int) -> np.ndarray:
-    """Inverse CDF of the zero-truncated Poisson(rate) at uniforms ``u``, capped at ``cap``.
-
-    P(N ≤ k | N ≥ 1) < u  ⟺  sf(k) > (1 − u)(1 − e^{−rate}); the survival function keeps the
-    comparison accurate for small rates, where the CDF difference would cancel.
-    """
-    u = np.asarray(u, np.float64)
-    k = np.arange(1, cap)
-    sf = poisson.sf(k, rate)                                     # P(N > k)
-    threshold = (1.0 - u)[..., None] * -np.expm1(-rate)
-    return 1 + np.sum(sf > threshold, axis=-1)
-
-
-def categorical(u, probs) -> np.ndarray:
-    """Inverse CDF of a categorical over 0..len(probs)-1 at uniforms ``u``."""
-    cdf = np.cumsum(probs)
-    return np.minimum(np.searchsorted(cdf, np.asarray(u) * cdf[-1], side="right"), len(probs) - 1)
 
 
 def periodic_perlin(points: np.ndarray, angles: np.ndarray) -> np.ndarray:
@@ -181,9 +163,9 @@ class TextureGenerator:
         return self.schema.constrained(np.asarray(beta, np.float64))
 
     def _counts(self, p: dict, r: dict) -> tuple[int, int, np.ndarray]:
-        n_tiles = int(zero_truncated_poisson(r["counts"][0], p["tiles_rate"][0], self.max_tiles))
-        n_poly = int(zero_truncated_poisson(r["counts"][1], p["polygons_rate"][0], self.max_polygons))
-        edges = self.min_edges + categorical(r["edges"][1:n_poly + 1], p["edges"])
+        n_tiles = int(zero_truncated_poisson_ppf(r["counts"][0], p["tiles_rate"][0], self.max_tiles))
+        n_poly = int(zero_truncated_poisson_ppf(r["counts"][1], p["polygons_rate"][0], self.max_polygons))
+        edges = self.min_edges + categorical_ppf(r["edges"][1:n_poly + 1], p["edges"])
         return n_tiles, n_poly, edges
 
     def counts(self, beta, seed: int) -> tuple[int, int, np.ndarray]:
@@ -198,12 +180,11 @@ class TextureGenerator:
         n_tiles, n_poly, edges = self._counts(p, r)
 
         # anchors: component per coordinate, then the component's truncated Gaussian on [0, 1]
-        comp = categorical(r["anchor_comp"][1:n_poly + 1], p["anchor_weights"])
-        mu, sd = p["anchor_mu"][comp], p["anchor_sigma"][comp]
-        anchors = truncnorm.ppf(r["anchor"][1:n_poly + 1], -mu / sd, (1 - mu) / sd, loc=mu, scale=sd)
+        anchors, _ = truncated_mixture_ppf(r["anchor_comp"][1:n_poly + 1], r["anchor"][1:n_poly + 1],
+                                           p["anchor_weights"], p["anchor_mu"], p["anchor_sigma"], 0.0, 1.0)
         size = p["size"][0]
         u_off = r["offset"][1:n_poly + 1]
-        offsets = truncnorm.ppf(u_off, -0.5 / size, 0.5 / size, loc=0.0, scale=size)
+        offsets = truncated_normal_ppf(u_off, 0.0, size, -0.5, 0.5)
         order_angle = np.arctan2(ndtri(u_off[..., 1]), ndtri(u_off[..., 0]))
 
         t = np.arange(self.edge_subdiv) / self.edge_subdiv

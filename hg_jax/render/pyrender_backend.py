@@ -31,6 +31,7 @@ import sys
 
 import numpy as np
 
+from hg_jax.colour import linear_to_srgb, srgb_to_linear
 from hg_jax.render.scene import Scene
 
 MAPS = ("color", "albedo", "normals", "depth", "mask", "face")
@@ -64,16 +65,6 @@ def _import_pyrender():
         prr.glEnable = lambda cap: GL.glDisable(cap) if cap == GL.GL_MULTISAMPLE else enable(cap)
         prr._hg_jax_no_msaa = True
     return pyrender
-
-
-def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    """The exact curve pyrender's shader applies to textures."""
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(c: np.ndarray) -> np.ndarray:
-    c = np.clip(c, 0.0, 1.0)
-    return np.where(c <= 0.0031308, 12.92 * c, 1.055 * c ** (1 / 2.4) - 0.055)
 
 
 # linear_to_srgb of every uint8 value, rounded back to uint8: textures arrive as uint8, and the
