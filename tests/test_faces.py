@@ -16,18 +16,18 @@ def gen(shared_data):
 
 def test_schema_layout(gen):
     s = gen.schema
-    assert s.names == ("id_weights", "id_means", "id_scales", "expr_weights", "expr_means", "expr_scales",
-                       "pose_weights", "pose_means", "pose_concentrations")
+    assert s.names == ("id_w", "id_mu", "id_sd", "expr_w", "expr_mu", "expr_sd",
+                       "pose_w", "pose_mu", "pose_kappa")
     assert [s.field(n).size for n in s.names] == [2, 20, 20, 2, 20, 20, 2, 6, 6]
     assert s.size == 98
     one = FaceGenerator(n_components=1, n_pose_components=1, n_identity=3, n_expression=4)
-    assert one.schema.names == ("id_means", "id_scales", "expr_means", "expr_scales", "pose_means",
-                                "pose_concentrations")
+    assert one.schema.names == ("id_mu", "id_sd", "expr_mu", "expr_sd", "pose_mu",
+                                "pose_kappa")
     b = gen.default_beta()
     c = s.constrained(b)
-    assert np.allclose(c["id_means"], 0) and np.all(c["id_scales"] > 0.8)
-    assert np.all(c["expr_scales"] < 0.25)                         # blendshape weights: small
-    yaw_sd = np.degrees(1 / np.sqrt(c["pose_concentrations"][0::3]))
+    assert np.allclose(c["id_mu"], 0) and np.all(c["id_sd"] > 0.8)
+    assert np.all(c["expr_sd"] < 0.25)                         # blendshape weights: small
+    yaw_sd = np.degrees(1 / np.sqrt(c["pose_kappa"][0::3]))
     assert np.allclose(yaw_sd, [15, 30], atol=0.5)
     # ICT default expression modes are real, moving blendshapes
     names = [get_model("").expression_names[i] for i in gen.expression_indices()]
@@ -85,7 +85,7 @@ def test_crn_continuity(gen):
 def test_component_boundary_is_the_only_jump(gen):
     """Moving the mixture weight changes the face only when the fixed uniform changes component."""
     b = gen.default_beta()
-    sl = gen.schema.slices()["id_weights"]
+    sl = gen.schema.slices()["id_w"]
     u = gen.draws(3)["id_u"]
     comps = []
     for logit in np.linspace(-6, 6, 25):
@@ -112,11 +112,11 @@ def test_sampled_statistics_match_beta(shared_data):
     g = FaceGenerator(n_identity=3, n_expression=2, rest_identity_std=0.25, rest_expression_scale=0.05)
     s = g.schema
     vals = {
-        "id_weights": [0.3, 0.7], "id_means": [2.0, -1.0, 0.5, -2.0, 0.0, 1.0],
-        "id_scales": [0.5, 0.2, 1.0, 0.3, 0.8, 0.1],
-        "expr_weights": [0.5, 0.5], "expr_means": [0.5, 0.5, 0.1, 0.9], "expr_scales": [0.1, 0.1, 0.3, 0.3],
-        "pose_weights": [0.8, 0.2], "pose_means": [0.3, -0.1, 0.05, -0.5, 0.0, 0.0],
-        "pose_concentrations": [20.0, 50.0, 200.0, 5.0, 5.0, 5.0],
+        "id_w": [0.3, 0.7], "id_mu": [2.0, -1.0, 0.5, -2.0, 0.0, 1.0],
+        "id_sd": [0.5, 0.2, 1.0, 0.3, 0.8, 0.1],
+        "expr_w": [0.5, 0.5], "expr_mu": [0.5, 0.5, 0.1, 0.9], "expr_sd": [0.1, 0.1, 0.3, 0.3],
+        "pose_w": [0.8, 0.2], "pose_mu": [0.3, -0.1, 0.05, -0.5, 0.0, 0.0],
+        "pose_kappa": [20.0, 50.0, 200.0, 5.0, 5.0, 5.0],
     }
     b = s.unconstrain(vals)
     n = 3000
@@ -131,7 +131,7 @@ def test_sampled_statistics_match_beta(shared_data):
     assert abs(np.mean(cp == 0) - 0.8) < 4 * np.sqrt(0.16 / n)
     for k in (0, 1):
         x = ident[ci == k, :3]
-        mu, sd = np.array(vals["id_means"][3 * k:3 * k + 3]), np.array(vals["id_scales"][3 * k:3 * k + 3])
+        mu, sd = np.array(vals["id_mu"][3 * k:3 * k + 3]), np.array(vals["id_sd"][3 * k:3 * k + 3])
         assert np.all(np.abs(x.mean(0) - mu) < 4 * sd / np.sqrt(len(x)))
         np.testing.assert_allclose(x.std(0), sd, rtol=0.1)
     rest = ident[:, 3:]

@@ -68,7 +68,7 @@ def test_generator_counts_follow_the_rates_in_beta(tiles, polys):
 
 def test_edge_counts_follow_the_categorical_in_beta():
     probs = np.array([0.4, 0.05, 0.1, 0.15, 0.1, 0.2])
-    b = _beta(edges=probs, polygons_rate=10.0)
+    b = _beta(edges_w=probs, polygons_rate=10.0)
     edges = np.concatenate([GEN.counts(b, s)[2] for s in range(1500)])
     freq = np.bincount(edges - GEN.min_edges, minlength=6) / len(edges)
     se = np.sqrt(probs * (1 - probs) / len(edges))
@@ -140,7 +140,7 @@ def test_tiling_repeats_the_canvas():
 
 
 def test_anchor_mixture_places_polygons_near_the_means():
-    b = _beta(anchor_weights=[0.999, 0.001], anchor_mu=[0.25, 0.8], anchor_sigma=[0.02, 0.02],
+    b = _beta(anchor_w=[0.999, 0.001], anchor_mu=[0.25, 0.8], anchor_sd=[0.02, 0.02],
               size=0.01, warp=1e-4, polygons_rate=6.0)
     centres = np.concatenate([np.array([p.mean(0) for p in GEN.layout(b, s)["polygons"]]) for s in range(20)])
     assert np.all(np.abs(centres - 0.25) < 0.1)

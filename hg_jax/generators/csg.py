@@ -50,8 +50,8 @@ _LOGNORMALS = ("sphere_radius", "box_extent", "cone_radius", "cone_height", "con
                "tetra_size", "offset", "angle", "scale")
 
 SCHEMA = BetaSchema.of(
-    ("p_expand", 1, "prob"), ("p_union", 1, "prob"), ("primitive", 4, "simplex"),
-    *[f for name in _LOGNORMALS for f in ((f"{name}_mu", 1, "real"), (f"{name}_sigma", 1, "positive"))],
+    ("p_expand", 1, "prob"), ("p_union", 1, "prob"), ("primitive_w", 4, "simplex"),
+    *[f for name in _LOGNORMALS for f in ((f"{name}_mu", 1, "real"), (f"{name}_sd", 1, "positive"))],
 )
 
 # Per-node random block layout: uniforms for the discrete choices, standard normals for the
@@ -129,16 +129,16 @@ class CSGGenerator:
         """Shapes of moderate complexity: at depth 2 about 1.3 booleans per shape, 40% single
         primitives; children 0.7x the parent's size, turned by about 35°."""
         return SCHEMA.unconstrain({
-            "p_expand": 0.6, "p_union": 0.6, "primitive": [0.25, 0.25, 0.25, 0.25],
-            "sphere_radius_mu": np.log(0.5), "sphere_radius_sigma": 0.3,
-            "box_extent_mu": np.log(0.8), "box_extent_sigma": 0.3,
-            "cone_radius_mu": np.log(0.45), "cone_radius_sigma": 0.3,
-            "cone_height_mu": np.log(0.9), "cone_height_sigma": 0.3,
-            "cone_top_ratio_mu": 0.0, "cone_top_ratio_sigma": 0.5,
-            "tetra_size_mu": np.log(0.6), "tetra_size_sigma": 0.3,
-            "offset_mu": np.log(0.1), "offset_sigma": 0.5,
-            "angle_mu": np.log(0.6), "angle_sigma": 0.5,
-            "scale_mu": np.log(0.7), "scale_sigma": 0.3,
+            "p_expand": 0.6, "p_union": 0.6, "primitive_w": [0.25, 0.25, 0.25, 0.25],
+            "sphere_radius_mu": np.log(0.5), "sphere_radius_sd": 0.3,
+            "box_extent_mu": np.log(0.8), "box_extent_sd": 0.3,
+            "cone_radius_mu": np.log(0.45), "cone_radius_sd": 0.3,
+            "cone_height_mu": np.log(0.9), "cone_height_sd": 0.3,
+            "cone_top_ratio_mu": 0.0, "cone_top_ratio_sd": 0.5,
+            "tetra_size_mu": np.log(0.6), "tetra_size_sd": 0.3,
+            "offset_mu": np.log(0.1), "offset_sd": 0.5,
+            "angle_mu": np.log(0.6), "angle_sd": 0.5,
+            "scale_mu": np.log(0.7), "scale_sd": 0.3,
         })
 
     # ---- random numbers ------------------------------------------------------------------------
@@ -177,11 +177,11 @@ class CSGGenerator:
 
     @staticmethod
     def _lognormal(p, name, z):
-        return np.exp(p[f"{name}_mu"][0] + p[f"{name}_sigma"][0] * z)
+        return np.exp(p[f"{name}_mu"][0] + p[f"{name}_sd"][0] * z)
 
     def _primitive(self, node, p, r, meta) -> solids.Solid:
         z = r["z"][node]
-        kind = PRIMITIVES[int(sampling.categorical_ppf(r["u"][node, _U["prim"]], p["primitive"]))]
+        kind = PRIMITIVES[int(sampling.categorical_ppf(r["u"][node, _U["prim"]], p["primitive_w"]))]
         if kind == "sphere":
             value = self._lognormal(p, "sphere_radius", z[_Z["sphere_radius"]])
             mesh = solids.sphere(value, self.sphere_subdivisions)
@@ -189,7 +189,7 @@ class CSGGenerator:
             value = self._lognormal(p, "box_extent", z[_Z["box_extent"]])
             mesh = solids.box(value)
         elif kind == "truncated_cone":
-            ratio_logit = p["cone_top_ratio_mu"][0] + p["cone_top_ratio_sigma"][0] * z[_Z["cone_top_ratio"]]
+            ratio_logit = p["cone_top_ratio_mu"][0] + p["cone_top_ratio_sd"][0] * z[_Z["cone_top_ratio"]]
             value = (self._lognormal(p, "cone_radius", z[_Z["cone_radius"]]), 1 / (1 + np.exp(-ratio_logit)),
                      self._lognormal(p, "cone_height", z[_Z["cone_height"]]))
             mesh = solids.truncated_cone(*value, sections=self.cone_sections)

@@ -6,19 +6,19 @@ the model's pivot, lit by 1–3 directional lights, seen by a fixed frontal came
 
 β (``schema``; K = ``n_components``, P = ``n_pose_components``, n = ``n_identity``, m = ``n_expression``):
 
-=====================  ==========  ======================================================================
-field                  kind        meaning
-=====================  ==========  ======================================================================
-``id_weights``         simplex K   mixture weights of the identity mixture (absent when K = 1)
-``id_means``           real K·n    component k's means, ``[k*n:(k+1)*n]`` (component-major)
-``id_scales``          positive    component k's standard deviations, same layout
-``expr_weights``       simplex K   likewise for the first m expression coefficients
-``expr_means``         real K·m
-``expr_scales``        positive
-``pose_weights``       simplex P   von Mises mixture over head pose (absent when P = 1)
-``pose_means``         real P·3    component p's (yaw, pitch, roll) means in radians, ``[3p:3p+3]``
-``pose_concentrations`` positive   component p's von Mises concentrations κ (yaw, pitch, roll)
-=====================  ==========  ======================================================================
+==============  ===========  =============================================================================
+field           kind         meaning
+==============  ===========  =============================================================================
+``id_w``        simplex K    mixture weights of the identity mixture (absent when K = 1)
+``id_mu``       real K·n     component k's means, ``[k*n:(k+1)*n]`` (component-major)
+``id_sd``       positive     component k's standard deviations, same layout
+``expr_w``      simplex K    likewise for the first m expression coefficients
+``expr_mu``     real K·m
+``expr_sd``     positive
+``pose_w``      simplex P    von Mises mixture over head pose (absent when P = 1)
+``pose_mu``     real P·3     component p's (yaw, pitch, roll) means in radians, ``[3p:3p+3]``
+``pose_kappa``  positive     component p's von Mises concentrations κ (yaw, pitch, roll)
+==============  ===========  =============================================================================
 
 Each block is a mixture of K **diagonal multivariate** Gaussians (one component choice per face,
 shared by its n coefficients; this lets a component be a "kind of face" and captures correlation
@@ -183,11 +183,11 @@ class FaceGenerator:
         fields = []
         for tag, dim in (("id", n), ("expr", m)):
             if k > 1:
-                fields.append((f"{tag}_weights", k, "simplex"))
-            fields += [(f"{tag}_means", k * dim, "real"), (f"{tag}_scales", k * dim, "positive")]
+                fields.append((f"{tag}_w", k, "simplex"))
+            fields += [(f"{tag}_mu", k * dim, "real"), (f"{tag}_sd", k * dim, "positive")]
         if p > 1:
-            fields.append(("pose_weights", p, "simplex"))
-        fields += [("pose_means", 3 * p, "real"), ("pose_concentrations", 3 * p, "positive")]
+            fields.append(("pose_w", p, "simplex"))
+        fields += [("pose_mu", 3 * p, "real"), ("pose_kappa", 3 * p, "positive")]
         return BetaSchema.of(*fields)
 
     def default_beta(self) -> np.ndarray:
@@ -198,8 +198,8 @@ class FaceGenerator:
         k, p, n, m = self.n_components, self.n_pose_components, self.n_identity, self.n_expression
         v = {}
         id_sd = np.linspace(1.1, 0.9, k) if k > 1 else np.ones(1)
-        v["id_means"] = np.zeros(k * n)
-        v["id_scales"] = np.repeat(id_sd, n)
+        v["id_mu"] = np.zeros(k * n)
+        v["id_sd"] = np.repeat(id_sd, n)
         blend = self.model.expression_kind == "blendshape"
         if blend and k > 1:
             e_mu, e_sd = np.linspace(0.0, 0.3, k), np.linspace(0.15, 0.2, k)
@@ -207,19 +207,19 @@ class FaceGenerator:
             e_mu, e_sd = np.full(1, 0.1), np.full(1, 0.15)
         else:
             e_mu, e_sd = np.zeros(k), (np.linspace(0.55, 0.45, k) if k > 1 else np.full(1, 0.5))
-        v["expr_means"] = np.repeat(e_mu, m)
-        v["expr_scales"] = np.repeat(e_sd, m)
+        v["expr_mu"] = np.repeat(e_mu, m)
+        v["expr_sd"] = np.repeat(e_sd, m)
         if k > 1:
             w = np.linspace(0.6, 0.4, k) if blend else np.full(k, 1.0 / k)
-            v["id_weights"] = np.full(k, 1.0 / k)
-            v["expr_weights"] = w / w.sum()
+            v["id_w"] = np.full(k, 1.0 / k)
+            v["expr_w"] = w / w.sum()
         sig = np.radians(np.array([[15.0, 10.0, 5.0], [30.0, 12.0, 6.0]]))
         sig = np.concatenate([sig, np.repeat(sig[-1:], max(p - 2, 0), axis=0)])[:p]
-        v["pose_means"] = np.zeros(3 * p)
-        v["pose_concentrations"] = (1.0 / sig ** 2).ravel()
+        v["pose_mu"] = np.zeros(3 * p)
+        v["pose_kappa"] = (1.0 / sig ** 2).ravel()
         if p > 1:
             w = np.array([0.7] + [0.3 / (p - 1)] * (p - 1))
-            v["pose_weights"] = w
+            v["pose_w"] = w
         return self.schema.unconstrain(v)
 
     # ---- random numbers ------------------------------------------------------------------------
@@ -255,23 +255,23 @@ class FaceGenerator:
         if m > mdl.n_expression:
             raise ValueError(f"n_expression {m} > the model's {mdl.n_expression} expression modes")
 
-        ci = int(categorical_ppf(r["id_u"], p["id_weights"])) if k > 1 else 0
+        ci = int(categorical_ppf(r["id_u"], p["id_w"])) if k > 1 else 0
         ident = np.empty(mdl.n_identity)
-        ident[:n] = p["id_means"][ci * n:(ci + 1) * n] + p["id_scales"][ci * n:(ci + 1) * n] * r["id_z"]
+        ident[:n] = p["id_mu"][ci * n:(ci + 1) * n] + p["id_sd"][ci * n:(ci + 1) * n] * r["id_z"]
         ident[n:] = self.rest_identity_std * r["rest_id_z"]
 
-        ce = int(categorical_ppf(r["expr_u"], p["expr_weights"])) if k > 1 else 0
+        ce = int(categorical_ppf(r["expr_u"], p["expr_w"])) if k > 1 else 0
         blend = mdl.expression_kind == "blendshape"
         expr = self.rest_expression_scale * (np.abs(r["rest_expr_z"]) if blend else r["rest_expr_z"])
-        chosen = p["expr_means"][ce * m:(ce + 1) * m] + p["expr_scales"][ce * m:(ce + 1) * m] * r["expr_z"]
+        chosen = p["expr_mu"][ce * m:(ce + 1) * m] + p["expr_sd"][ce * m:(ce + 1) * m] * r["expr_z"]
         expr[self.expression_indices()] = chosen
         if blend:
             expr = np.clip(expr, 0.0, 1.0)
 
         pp = self.n_pose_components
-        cp = int(categorical_ppf(r["pose_u"], p["pose_weights"])) if pp > 1 else 0
-        mu = p["pose_means"][3 * cp:3 * cp + 3]
-        kappa = p["pose_concentrations"][3 * cp:3 * cp + 3]
+        cp = int(categorical_ppf(r["pose_u"], p["pose_w"])) if pp > 1 else 0
+        mu = p["pose_mu"][3 * cp:3 * cp + 3]
+        kappa = p["pose_kappa"][3 * cp:3 * cp + 3]
         lim = np.radians(np.asarray(self.max_pose_deg, np.float64))
         pose = np.clip(mu + vonmises_ppf(r["pose_v"], kappa), -lim, lim)
         return {"identity": ident, "expression": expr, "pose": pose,

@@ -16,7 +16,7 @@ Painter's algorithm on a square canvas that tiles (a torus, so copies join witho
 - Perlin noise perturbs each polygon twice: its outline (every edge cut into ``edge_subdiv``
   pieces, each point displaced by ``warp`` × a 2-D periodic Perlin vector field; β has ``warp``),
   and its colour (× 1 + ``noise_contrast`` · a periodic Perlin field, shifted per polygon).
-- Colours are HSV: hue ~ N(hue_mu, hue_sigma²) mod 1, saturation and value logit-normal; read
+- Colours are HSV: hue ~ N(hue_mu, hue_sd²) mod 1, saturation and value logit-normal; read
   as linear RGB albedo.
 
 Rasterisation: every polygon (with its 8 torus copies) is drawn with its label into one label
@@ -48,11 +48,11 @@ from hg_jax.generators.sampling import (categorical_ppf, truncated_mixture_ppf, 
 
 def make_schema(n_edges: int, n_components: int) -> BetaSchema:
     return BetaSchema.of(
-        ("tiles_rate", 1, "positive"), ("polygons_rate", 1, "positive"), ("edges", n_edges, "simplex"),
-        ("anchor_weights", n_components, "simplex"), ("anchor_mu", n_components, "real"),
-        ("anchor_sigma", n_components, "positive"), ("size", 1, "positive"), ("warp", 1, "positive"),
-        ("hue_mu", 1, "real"), ("hue_sigma", 1, "positive"), ("sat_mu", 1, "real"),
-        ("sat_sigma", 1, "positive"), ("val_mu", 1, "real"), ("val_sigma", 1, "positive"),
+        ("tiles_rate", 1, "positive"), ("polygons_rate", 1, "positive"), ("edges_w", n_edges, "simplex"),
+        ("anchor_w", n_components, "simplex"), ("anchor_mu", n_components, "real"),
+        ("anchor_sd", n_components, "positive"), ("size", 1, "positive"), ("warp", 1, "positive"),
+        ("hue_mu", 1, "real"), ("hue_sd", 1, "positive"), ("sat_mu", 1, "real"),
+        ("sat_sd", 1, "positive"), ("val_mu", 1, "real"), ("val_sd", 1, "positive"),
         ("noise_contrast", 1, "prob"),
     )
 
@@ -133,11 +133,11 @@ class TextureGenerator:
         all edge counts equally likely, muted mid-bright colours around orange, mild noise."""
         k = self.n_components
         return self.schema.unconstrain({
-            "tiles_rate": 2.0, "polygons_rate": 6.0, "edges": np.ones(self.max_edges - self.min_edges + 1),
-            "anchor_weights": np.ones(k), "anchor_mu": np.linspace(0.3, 0.7, k) if k > 1 else 0.5,
-            "anchor_sigma": 0.2, "size": 0.15, "warp": 0.02,
-            "hue_mu": 0.08, "hue_sigma": 0.25, "sat_mu": 0.0, "sat_sigma": 1.0,
-            "val_mu": 0.4, "val_sigma": 0.8, "noise_contrast": 0.2,
+            "tiles_rate": 2.0, "polygons_rate": 6.0, "edges_w": np.ones(self.max_edges - self.min_edges + 1),
+            "anchor_w": np.ones(k), "anchor_mu": np.linspace(0.3, 0.7, k) if k > 1 else 0.5,
+            "anchor_sd": 0.2, "size": 0.15, "warp": 0.02,
+            "hue_mu": 0.08, "hue_sd": 0.25, "sat_mu": 0.0, "sat_sd": 1.0,
+            "val_mu": 0.4, "val_sd": 0.8, "noise_contrast": 0.2,
         })
 
     # ---- random numbers ------------------------------------------------------------------------
@@ -165,7 +165,7 @@ class TextureGenerator:
     def _counts(self, p: dict, r: dict) -> tuple[int, int, np.ndarray]:
         n_tiles = int(zero_truncated_poisson_ppf(r["counts"][0], p["tiles_rate"][0], self.max_tiles))
         n_poly = int(zero_truncated_poisson_ppf(r["counts"][1], p["polygons_rate"][0], self.max_polygons))
-        edges = self.min_edges + categorical_ppf(r["edges"][1:n_poly + 1], p["edges"])
+        edges = self.min_edges + categorical_ppf(r["edges"][1:n_poly + 1], p["edges_w"])
         return n_tiles, n_poly, edges
 
     def counts(self, beta, seed: int) -> tuple[int, int, np.ndarray]:
@@ -181,7 +181,7 @@ class TextureGenerator:
 
         # anchors: component per coordinate, then the component's truncated Gaussian on [0, 1]
         anchors, _ = truncated_mixture_ppf(r["anchor_comp"][1:n_poly + 1], r["anchor"][1:n_poly + 1],
-                                           p["anchor_weights"], p["anchor_mu"], p["anchor_sigma"], 0.0, 1.0)
+                                           p["anchor_w"], p["anchor_mu"], p["anchor_sd"], 0.0, 1.0)
         size = p["size"][0]
         u_off = r["offset"][1:n_poly + 1]
         offsets = truncated_normal_ppf(u_off, 0.0, size, -0.5, 0.5)
@@ -200,9 +200,9 @@ class TextureGenerator:
             polygons.append(outline + p["warp"][0] * disp)
 
         z = r["colour"][:n_poly + 1]
-        hue = np.mod(p["hue_mu"][0] + p["hue_sigma"][0] * z[:, 0], 1.0)
-        sat = expit(p["sat_mu"][0] + p["sat_sigma"][0] * z[:, 1])
-        val = expit(p["val_mu"][0] + p["val_sigma"][0] * z[:, 2])
+        hue = np.mod(p["hue_mu"][0] + p["hue_sd"][0] * z[:, 0], 1.0)
+        sat = expit(p["sat_mu"][0] + p["sat_sd"][0] * z[:, 1])
+        val = expit(p["val_mu"][0] + p["val_sd"][0] * z[:, 2])
         colours = np.array([colorsys.hsv_to_rgb(h, s, v) for h, s, v in zip(hue, sat, val)])
         return {"n_tiles": n_tiles, "n_polygons": n_poly, "edges": edges, "polygons": polygons,
                 "colours": colours, "noise_contrast": float(p["noise_contrast"][0]), "draws": r}
