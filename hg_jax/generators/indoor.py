@@ -56,10 +56,11 @@ class SceneObject:
     half_extents: tuple          # (hx, hz): local footprint half sizes (local x, local z)
     height: float
 
-    def world_parts(self, translation=None, yaw=None) -> tuple:
-        """The parts in world coordinates, at the stored placement or at the one given."""
+    def world_parts(self, translation=None, yaw=None, pitch: float = 0.0, roll: float = 0.0) -> tuple:
+        """The parts in world coordinates, at the stored placement or at the one given: world =
+        R_y(yaw) R_x(pitch) R_z(roll) · local + translation (stored objects stand upright)."""
         t = self.translation if translation is None else np.asarray(translation, np.float64)
-        r = rot_y(self.yaw if yaw is None else float(yaw))
+        r = yaw_pitch_roll(self.yaw if yaw is None else float(yaw), float(pitch), float(roll))
         return tuple(dataclasses.replace(p, vertices=np.asarray(p.vertices, np.float64) @ r.T + t)
                      for p in self.parts)
 
@@ -90,12 +91,11 @@ class BaseScene:
 
     def to_scene(self, camera, width: int, height: int, placements=None, meta=None) -> Scene:
         """A renderable Scene. ``camera``: an index into ``cameras`` or a (4, 4) pose;
-        ``placements``: one (translation, yaw) per object (default: the stored ones)."""
+        ``placements``: one (translation, yaw[, pitch, roll]) per object (default: the stored ones)."""
         pose = self.cameras[camera] if np.ndim(camera) == 0 else np.asarray(camera, np.float64)
         parts = list(self.room)
         for i, o in enumerate(self.objects):
-            t, yaw = (None, None) if placements is None else placements[i]
-            parts.extend(o.world_parts(t, yaw))
+            parts.extend(o.world_parts(*(() if placements is None else placements[i])))
         intr = None if self.intrinsics is None else scale_intrinsics(self.intrinsics, width, height)
         return Scene(meshes=tuple(parts),
                      camera=Camera(np.asarray(pose, np.float64), yfov=self.yfov, intrinsics=intr,
