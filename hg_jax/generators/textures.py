@@ -8,9 +8,12 @@ Painter's algorithm on a square canvas that tiles (a torus, so copies join witho
   ``max_tiles`` / ``max_polygons`` (the cap moves the tail's mass onto the cap; keep the rates well
   below the caps).
 - A polygon has k edges, k categorical over ``min_edges .. max_edges`` (simplex in β). Its vertices
-  are anchor + offset: the anchor's x and y are independent draws from a truncated Gaussian
-  mixture on [0, 1] (weights, means, scales in β), each vertex's x and y offsets independent
-  truncated Gaussians N(0, size²) on [-1/2, 1/2] (``size`` in β). Vertices go round the anchor in
+  are anchor + offset, each coordinate a draw from a truncated Gaussian mixture (paper §5.4): the
+  anchor's x and y independent draws from the anchor mixture on [0, 1] (``anchor_w``,
+  ``anchor_mu``, ``anchor_sd``), and every vertex's x and y offsets independent draws from the
+  vertex mixture on [-1/2, 1/2] (``vertex_w``, ``vertex_mu``, ``vertex_sd``; each component
+  truncated to the interval, one component choice per coordinate). ``vertex_sd`` sets the
+  polygons' size, ``vertex_mu`` ≠ 0 skews them along the diagonal. Vertices go round the anchor in
   the order of the angles of their offsets' *standard-normal* equivalents, which the seed alone
   fixes, so the order never flips under a change of β (sorting the offsets themselves would).
 - Perlin noise perturbs each polygon twice: its outline (every edge cut into ``edge_subdiv``
@@ -42,15 +45,15 @@ from PIL import Image, ImageDraw
 from scipy.special import expit, ndtri
 
 from hg_jax.beta import BetaSchema
-from hg_jax.generators.sampling import (categorical_ppf, truncated_mixture_ppf, truncated_normal_ppf,
-                                        zero_truncated_poisson_ppf)
+from hg_jax.generators.sampling import categorical_ppf, truncated_mixture_ppf, zero_truncated_poisson_ppf
 
 
 def make_schema(n_edges: int, n_components: int) -> BetaSchema:
     return BetaSchema.of(
         ("tiles_rate", 1, "positive"), ("polygons_rate", 1, "positive"), ("edges_w", n_edges, "simplex"),
         ("anchor_w", n_components, "simplex"), ("anchor_mu", n_components, "real"),
-        ("anchor_sd", n_components, "positive"), ("size", 1, "positive"), ("warp", 1, "positive"),
+        ("anchor_sd", n_components, "positive"), ("vertex_w", n_components, "simplex"),
+        ("vertex_mu", n_components, "real"), ("vertex_sd", n_components, "positive"), ("warp", 1, "positive"),
         ("hue_mu", 1, "real"), ("hue_sd", 1, "positive"), ("sat_mu", 1, "real"),
         ("sat_sd", 1, "positive"), ("val_mu", 1, "real"), ("val_sd", 1, "positive"),
         ("noise_contrast", 1, "prob"),
@@ -107,7 +110,7 @@ class TextureGenerator:
     max_polygons: int = 24
     min_edges: int = 3
     max_edges: int = 8
-    n_components: int = 2         # anchor mixture components
+    n_components: int = 2         # components of the anchor and of the vertex mixtures (>= 2)
     edge_subdiv: int = 6          # outline points per edge, displaced by the Perlin warp
     noise_cells: int = 4          # Perlin lattice cells per canvas side (outline and colour)
 
@@ -118,6 +121,9 @@ class TextureGenerator:
         for name in ("supersample", "max_tiles", "max_polygons", "n_components", "edge_subdiv", "noise_cells"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 raise ValueError(f"TextureGenerator.{name} must be an int >= 1, got {getattr(self, name)!r}")
+        if self.n_components < 2:
+            raise ValueError(f"TextureGenerator.n_components must be >= 2 (mixture weights are a simplex), "
+                             f"got {self.n_components}")
         if not (3 <= self.min_edges < self.max_edges):
             raise ValueError(f"TextureGenerator edges: need 3 <= min_edges < max_edges, got "
                              f"{self.min_edges}, {self.max_edges}")
@@ -129,13 +135,15 @@ class TextureGenerator:
         return make_schema(self.max_edges - self.min_edges + 1, self.n_components)
 
     def default_beta(self) -> np.ndarray:
-        """About 2.3 tiles per side, 6.0 polygons of radius ~0.15 canvas around two clusters,
-        all edge counts equally likely, muted mid-bright colours around orange, mild noise."""
+        """About 2.3 tiles per side, 6.0 polygons of radius ~0.15 canvas (vertex offsets sd 0.12
+        and 0.18, mean 0) around two clusters, all edge counts equally likely, muted mid-bright
+        colours around orange, mild noise."""
         k = self.n_components
         return self.schema.unconstrain({
             "tiles_rate": 2.0, "polygons_rate": 6.0, "edges_w": np.ones(self.max_edges - self.min_edges + 1),
             "anchor_w": np.ones(k), "anchor_mu": np.linspace(0.3, 0.7, k) if k > 1 else 0.5,
-            "anchor_sd": 0.2, "size": 0.15, "warp": 0.02,
+            "anchor_sd": 0.2, "vertex_w": np.ones(k), "vertex_mu": 0.0, "vertex_sd": np.linspace(0.12, 0.18, k),
+            "warp": 0.02,
             "hue_mu": 0.08, "hue_sd": 0.25, "sat_mu": 0.0, "sat_sd": 1.0,
             "val_mu": 0.4, "val_sd": 0.8, "noise_contrast": 0.2,
         })
@@ -155,6 +163,7 @@ class TextureGenerator:
             "colour": rng.standard_normal((p, 3)),          # hue, saturation, value
             "shift": rng.integers(0, self.canvas_size, size=(p, 2)),
             "lattice": rng.uniform(size=(3, f, f)),          # warp x, warp y, colour
+            "offset_comp": rng.uniform(size=(p, e, 2)),      # last: the blocks above keep their values
         }
 
     # ---- grammar -------------------------------------------------------------------------------
@@ -182,9 +191,9 @@ class TextureGenerator:
         # anchors: component per coordinate, then the component's truncated Gaussian on [0, 1]
         anchors, _ = truncated_mixture_ppf(r["anchor_comp"][1:n_poly + 1], r["anchor"][1:n_poly + 1],
                                            p["anchor_w"], p["anchor_mu"], p["anchor_sd"], 0.0, 1.0)
-        size = p["size"][0]
         u_off = r["offset"][1:n_poly + 1]
-        offsets = truncated_normal_ppf(u_off, 0.0, size, -0.5, 0.5)
+        offsets, _ = truncated_mixture_ppf(r["offset_comp"][1:n_poly + 1], u_off, p["vertex_w"], p["vertex_mu"],
+                                           p["vertex_sd"], -0.5, 0.5)
         order_angle = np.arctan2(ndtri(u_off[..., 1]), ndtri(u_off[..., 0]))
 
         t = np.arange(self.edge_subdiv) / self.edge_subdiv
