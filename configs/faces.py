@@ -29,7 +29,7 @@ def get_config(variant: str = ""):
     c.baselines = ("random_beta", "random_search")
     c.hybrid.num_directions = 2
     c.data = dict(scans_root="", model_path="", size=64, image="gray", normalize=True, depth_offset=50.0,
-                  n_identity=10, n_expression=10, n_components=2, n_pose_components=2)
+                  n_identity=10, n_expression=10, n_texture=5, n_components=2, n_pose_components=2)
     if variant == "small":
         small_variant(c)
     elif variant == "paper":

@@ -66,7 +66,7 @@ def validate(config) -> None:
     validate_model(config)
     if d.image not in IMAGES:
         raise ConfigError(f"config.data.image = {d.image!r} is invalid: allowed {IMAGES}")
-    for f in ("n_identity", "n_expression", "n_components", "n_pose_components"):
+    for f in ("n_identity", "n_expression", "n_texture", "n_components", "n_pose_components"):
         if not (isinstance(d[f], int) and d[f] >= 1):
             raise ConfigError(f"config.data.{f} = {d[f]!r} is invalid: allowed an integer >= 1")
     gen = generator_from_config(d)
