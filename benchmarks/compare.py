@@ -56,6 +56,18 @@ def load_config(path: str):
     return mod.get_config(variant)
 
 
+def parse_overrides(pairs) -> dict:
+    """["a.b=1", "c=sgd"] -> {"a.b": 1, "c": "sgd"}: JSON where the value parses as JSON, else a string."""
+    out = {}
+    for kv in pairs:
+        k, _, v = kv.partition("=")
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
 def with_overrides(config, **overrides):
     c = config.copy_and_resolve_references()
     with c.unlocked():
@@ -371,10 +383,7 @@ def main(argv=None) -> int:
     tune_malloc()
     enable_compile_cache()   # the default cache launch.py uses: a compile is paid once per program
     config = load_config(args.config)
-    overrides = {}
-    for kv in args.set:
-        k, _, v = kv.partition("=")
-        overrides[k] = json.loads(v) if v[:1] in "[{0123456789-tfn\"" else v
+    overrides = parse_overrides(args.set)
     if args.outer_steps:
         overrides["outer_steps"] = args.outer_steps
     config = with_overrides(config, **overrides)

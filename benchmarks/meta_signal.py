@@ -83,18 +83,21 @@ def main():
     ap.add_argument("--warmup", default="0,1,2,6")
     ap.add_argument("--directions", type=int, default=8)
     ap.add_argument("--eps", type=float, default=0.1, help="‖δ‖ along each unit direction")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override, e.g. --set inner.optimizer=sgd (repeatable)")
+    ap.add_argument("--out", default="meta_signal", help="result name in benchmarks/results/")
     a = ap.parse_args()
-    from benchmarks.compare import load_config
+    from benchmarks.compare import load_config, parse_overrides, with_overrides
     from hg_jax.runtime import enable_compile_cache
 
     enable_compile_cache()
     t = time.perf_counter()
-    res = measure(load_config(a.config), sorted(int(w) for w in a.warmup.split(",")), a.directions, a.eps)
-    res.update(config=os.path.relpath(os.path.abspath(a.config.partition(":")[0]), ROOT), eps=a.eps,
+    res = measure(with_overrides(load_config(a.config), **parse_overrides(a.set)), sorted(int(w) for w in a.warmup.split(",")), a.directions, a.eps)
+    res.update(overrides=parse_overrides(a.set), config=os.path.relpath(os.path.abspath(a.config.partition(":")[0]), ROOT), eps=a.eps,
                command="python benchmarks/meta_signal.py " + " ".join(sys.argv[1:]),
                wall_s=time.perf_counter() - t)
     os.makedirs(os.path.join(ROOT, "benchmarks", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "benchmarks", "results", "meta_signal.json"), "w") as f:
+    with open(os.path.join(ROOT, "benchmarks", "results", a.out + ".json"), "w") as f:
         json.dump(res, f, indent=1)
 
 

@@ -11,7 +11,8 @@ the full labelled set with --config.data.source=nyu --config.data.nyu_mat=/path/
 (splits.mat beside it; --config.data.normals_gt=/path/normals_gt for Eigen/Ladicky normals), or any
 rgbd-format folder with --config.data.source=rgbd --config.data.rgbd_root=DIR.
 """
-from hg_jax.config import ConfigError, base, hourglass_defaults, mitsuba_variant, paper_variant, small_variant
+from hg_jax.config import (ConfigError, base, hourglass_defaults, indoor_beta_search, mitsuba_variant, paper_variant,
+                           small_variant)
 
 
 def get_config(variant: str = ""):
@@ -24,8 +25,7 @@ def get_config(variant: str = ""):
     c.eval_every = 10
     c.baselines = ("random_beta",)
     c.inner.learning_rate = 3e-3       # fixed β, 60 steps: 52.6° at step 40 vs 58.3° with 1e-3
-    c.beta_opt.learning_rate = 0.02    # RMSprop moves every coordinate ~lr per step whatever the
-    # gradient's noise: at 0.05 the camera's rotation means walked ~80° in 30 steps (to the ceiling)
+    indoor_beta_search(c)
     c.data = dict(source="embedded", rgbd_root="", nyu_mat="", nyu_splits="", normals_gt="",
                   val_frames=("SUN",), test_frames=("NYU",), val_count=0, test_count=0,
                   image="rgb", size=64, num_scenes=32, components=2, scene_dirs=(), original_row=True)

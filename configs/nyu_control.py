@@ -8,17 +8,17 @@ beta_error).
 
 Everything but the validation/test data is the NYU default (configs/nyu.py).
 """
-from hg_jax.config import ConfigError, base, hourglass_defaults, paper_variant, small_variant
+from hg_jax.config import ConfigError, base, hourglass_defaults, indoor_beta_search, paper_variant, small_variant
 
 
 def get_config(variant: str = ""):
     c = hourglass_defaults(base())
     c.experiment = "nyu_control"
-    c.outer_steps = 30
+    c.outer_steps = 40
     c.eval_every = 2
     c.baselines = ("fixed",)
     c.inner.learning_rate = 3e-3
-    c.beta_opt.learning_rate = 0.02
+    indoor_beta_search(c)
     c.data = dict(image="rgb", size=64, num_scenes=32, components=2, scene_dirs=(), num_val=64, num_test=64)
     if variant == "small":
         small_variant(c)

@@ -41,11 +41,16 @@ def make_inner_optimizer(c) -> optax.GradientTransformation:
     return optax.adam(lr, eps_root=1e-16)
 
 
-def make_beta_optimizer(c) -> optax.GradientTransformation:
+def make_beta_optimizer(c, updates: int = 0) -> optax.GradientTransformation:
     """RMSprop on β (paper §4). Without bias correction its first step is lr·√(1/(1−decay)) per
     coordinate (3.2·lr at decay 0.9) whatever the gradient's size, a jump the noisy first estimate
     decides; ``bias_correction`` (default) makes every step about lr."""
-    return optax.rmsprop(c.learning_rate, decay=c.decay, bias_correction=bool(c.get("bias_correction", True)))
+    momentum = float(c.get("momentum", 0.0))
+    lr = c.learning_rate
+    if c.get("schedule", "constant") == "cosine":   # large steps while far from β*, small ones to settle
+        lr = optax.cosine_decay_schedule(c.learning_rate, max(1, int(updates)))
+    return optax.rmsprop(lr, decay=c.decay, bias_correction=bool(c.get("bias_correction", True)),
+                         momentum=momentum or None)
 
 
 _JITTED: dict = {}   # (network, task, inner config) -> (setup, engine): jitted pieces to reuse
@@ -61,7 +66,7 @@ def build_engine(config, setup, pool, mesh=None) -> Engine:
     if key in _JITTED:
         return dataclasses.replace(
             _JITTED[key][1], pool=pool, schema=setup.sampler.schema, init_fn=setup.init_fn,
-            beta_optimizer=make_beta_optimizer(config.beta_opt), val_batch=_device(setup.val),
+            beta_optimizer=make_beta_optimizer(config.beta_opt, config.outer_steps - config.beta_opt.get("warmup_steps", 0)), val_batch=_device(setup.val),
             num_directions=config.hybrid.num_directions, sigma=config.hybrid.sigma,
             normalisation=config.hybrid.normalisation)
     engine = _build_engine(config, setup, pool, mesh)
@@ -73,7 +78,7 @@ def _build_engine(config, setup, pool, mesh) -> Engine:
     return Engine.build(
         pool=pool, schema=setup.sampler.schema, task=setup.task, init_fn=setup.init_fn,
         apply_fn=setup.apply_fn, inner_optimizer=make_inner_optimizer(config.inner),
-        beta_optimizer=make_beta_optimizer(config.beta_opt),
+        beta_optimizer=make_beta_optimizer(config.beta_opt, config.outer_steps - config.beta_opt.get("warmup_steps", 0)),
         val_batch=_device(setup.val), unroll_steps=config.inner.unroll_steps,
         batch_size=config.inner.batch_size, num_directions=config.hybrid.num_directions,
         sigma=config.hybrid.sigma, normalisation=config.hybrid.normalisation,

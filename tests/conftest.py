@@ -1,11 +1,29 @@
 import os
 import sys
+import tempfile
 
 import jax
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+
+# One persistent XLA cache per test session, fresh (a stale cache never hides a compile), shared by
+# the xdist workers (they inherit the controller's environment) and every launch.py the tests start:
+# the end-to-end tests compile the same :small programs several times.
+_OWN_CACHE = "HG_JAX_COMPILE_CACHE" not in os.environ
+if _OWN_CACHE:
+    os.environ["HG_JAX_COMPILE_CACHE"] = tempfile.mkdtemp(prefix="hg_jax_test_xla_")
+from hg_jax.runtime import enable_compile_cache  # noqa: E402
+
+enable_compile_cache()
+
+
+def pytest_sessionfinish(session):
+    if _OWN_CACHE and not hasattr(session.config, "workerinput"):   # the controller, after its workers
+        import shutil
+
+        shutil.rmtree(os.environ["HG_JAX_COMPILE_CACHE"], ignore_errors=True)
 
 
 @pytest.fixture

@@ -26,6 +26,8 @@ def _toy():
     ("hybrid.normalisation", "whatever", "config.hybrid.normalisation"),
     ("beta_opt.decay", 1.5, "config.beta_opt.decay"),
     ("beta_opt.warmup_steps", -1, "config.beta_opt.warmup_steps"),
+    ("beta_opt.momentum", 1.0, "config.beta_opt.momentum"),
+    ("beta_opt.schedule", "linear", "config.beta_opt.schedule"),
     ("beta_opt.warmup_steps", 20, "config.beta_opt.warmup_steps"),     # = outer_steps: β would never move
 ])
 def test_invalid_values_name_the_field(field, value, message, tmp_path, monkeypatch):
@@ -93,3 +95,27 @@ def test_nyu_full_set_path_is_checked(tmp_path):
     c.data.nyu_mat = str(tmp_path / "nyu_depth_v2_labeled.mat")
     with pytest.raises(config_lib.ConfigError, match="config.data.nyu_mat"):
         nyu.validate(c)
+
+
+def test_cosine_beta_schedule_decays_each_update_to_zero():
+    """beta_opt.schedule = cosine: β's steps start at about lr (bias-corrected RMSprop) and shrink to
+    ~0 by the row's last update; constant keeps them at about lr."""
+    import numpy as np
+    import jax.numpy as jnp
+
+    from hg_jax.experiment import make_beta_optimizer
+
+    c = _toy().beta_opt
+    c.learning_rate, c.bias_correction = 0.1, True
+    steps = {}
+    for schedule in ("cosine", "constant"):
+        c.schedule = schedule
+        opt = make_beta_optimizer(c, updates=10)
+        state, sizes = opt.init(jnp.zeros(3)), []
+        for _ in range(10):
+            u, state = opt.update(jnp.ones(3), state)
+            sizes.append(float(jnp.abs(u).max()))
+        steps[schedule] = np.array(sizes)
+    assert steps["cosine"][0] == pytest.approx(0.1, rel=1e-3)
+    assert np.all(np.diff(steps["cosine"]) < 0) and steps["cosine"][-1] < 0.01
+    np.testing.assert_allclose(steps["constant"], 0.1, rtol=1e-3)

@@ -33,7 +33,7 @@ EXCLUDED = {
 }
 # shortest run that keeps a launch command's shape: the :small variant, one outer step, the fixed
 # method (no meta-gradient compile), same paths and flags otherwise
-FAST = ["--config.outer_steps=1", "--config.eval_every=1", "--config.method=fixed"]
+FAST = ["--config.outer_steps=1", "--config.eval_every=1", "--config.method=fixed", "--config.beta_opt.warmup_steps=0"]
 # prefix -> (argv replacements, args appended)
 SHRINK = {
     "python launch.py --config configs/nyu.py ": ({"configs/nyu.py": "configs/nyu.py:small"}, FAST),
