@@ -14,7 +14,7 @@ from hg_jax.config import ConfigError, base, hourglass_defaults, indoor_beta_sea
 def get_config(variant: str = ""):
     c = hourglass_defaults(base())
     c.experiment = "nyu_control"
-    c.outer_steps = 40
+    c.outer_steps = 60
     c.eval_every = 2
     c.baselines = ("fixed",)
     c.inner.learning_rate = 3e-3
