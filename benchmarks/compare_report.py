@@ -26,6 +26,10 @@ def controlled(result: dict) -> str:
         lines.append(f"| {m} | {be} | {_pm(f['test'][ts]['loss'], '{:.4f}')} | "
                      f"{_pm(f['test'][ts]['mean_angle'], '{:.2f}')} | {_pm(f['best_test'][ts]['loss'], '{:.4f}')} | "
                      f"{f['wall_s']['mean']:.0f} | {f['renders']['mean']:.0f} |")
+    for s, c in result.get("claims", {}).items():
+        lines.append(f"\nseed {s}: hybrid beta_error end / start {c['beta_error_ratio']:.2f}"
+                     + (f"; test loss hybrid {c['test_loss_hybrid']:.4f} vs fixed β0 {c['test_loss_fixed']:.4f}"
+                        if "below_fixed" in c else ""))
     for key, p in result.get("p1", {}).items():
         r = p["ratio"]
         per = ", ".join("–" if v["ratio"] is None else f"{v['ratio']:.2f}" for v in p["per_seed"].values())

@@ -52,6 +52,9 @@ def base() -> ml_collections.ConfigDict:
     c.beta_opt.learning_rate = 0.05   # RMSprop on β
     c.beta_opt.decay = 0.9
     c.beta_opt.bias_correction = True  # without it the first step is 3.2·lr (core/loop.make_beta_optimizer)
+    # outer steps at the start of every row that train the network on f(β0) without moving β: a
+    # network a few steps from its random init gives a meaningless ∂L/∂X (benchmarks/meta_signal.py)
+    c.beta_opt.warmup_steps = 0
 
     c.random_beta = ml_collections.ConfigDict()
     c.random_beta.count = 1      # random_beta trains this many fixed random β (rows random_beta_i if > 1)
@@ -86,6 +89,7 @@ def hourglass_defaults(c: ml_collections.ConfigDict) -> ml_collections.ConfigDic
     c.hybrid.num_directions = 4
     c.hybrid.sigma = 0.1
     c.beta_opt.learning_rate = 0.05
+    c.beta_opt.warmup_steps = 2
     c.render.num_workers = 2
     c.model = dict(num_stacks=2, depth=3, channels=32, norm="group", conv="im2col")
     return c
@@ -98,6 +102,7 @@ def small_variant(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.budget_s = 0.0
     c.baselines = ()
     c.hybrid.num_directions = 2
+    c.beta_opt.warmup_steps = min(c.beta_opt.get("warmup_steps", 0), 1)
     c.inner.unroll_steps = 2
     c.inner.batch_size = 4
     c.model = dict(num_stacks=1, depth=2, channels=16, norm="group", conv="im2col")
@@ -170,6 +175,9 @@ def validate(c: ml_collections.ConfigDict) -> None:
            c.hybrid.normalisation)
     _check(c.beta_opt.learning_rate > 0, "beta_opt.learning_rate", "> 0", c.beta_opt.learning_rate)
     _check(0 <= c.beta_opt.decay < 1, "beta_opt.decay", "in [0, 1)", c.beta_opt.decay)
+    w = c.beta_opt.get("warmup_steps", 0)
+    _check(isinstance(w, int) and 0 <= w < c.outer_steps, "beta_opt.warmup_steps",
+           f"an integer in [0, outer_steps = {c.outer_steps}) (outer steps before β first moves)", w)
     _check(isinstance(c.render.num_workers, int) and c.render.num_workers >= 0, "render.num_workers",
            "an integer >= 0", c.render.num_workers)
     _check(c.render.backend in RENDER_BACKENDS, "render.backend", f"one of {RENDER_BACKENDS}",

@@ -39,8 +39,8 @@ def test_p1_is_the_ratio_of_times_to_random_searchs_final_value():
     p = compare.p1(hy, rs)
     target = np.mean([0.7, 0.6, 0.5])
     assert p["target"] == pytest.approx(target)
-    assert p["random_search_s"] == 60               # its smoothed curve reaches its last value at the end
-    assert p["hybrid_s"] == 20                       # running means 1, .75, .633, .433: first ≤ 0.6 at 20 s
+    assert p["random_search"] == 60               # its smoothed curve reaches its last value at the end
+    assert p["hybrid"] == 20                       # running means 1, .75, .633, .433: first ≤ 0.6 at 20 s
     assert p["ratio"] == pytest.approx(20 / 60)
     never = compare.p1({**hy, "value": [2.0] * 6}, rs)
     assert never["ratio"] is None
@@ -87,5 +87,5 @@ def test_compare_on_the_toy_writes_curves_p1_and_checks(tmp_path, monkeypatch):
     # every method of a seed started from the same network and β0
     assert len({result["rows"][m]["0"]["init_digest"] for m in ("hybrid", "random_search", "fixed")}) == 1
     assert result["rows"]["fixed"]["0"]["beta_error"]["end"] == result["rows"]["fixed"]["0"]["beta_error"]["start"]
-    assert set(result["p1"]) == {"beta_error", "test_loss"} and len(result["p1"]["beta_error"]["per_seed"]) == 3
+    assert set(result["p1"]) == {"beta_error", "test_loss", "beta_error (renders)", "test_loss (renders)"} and len(result["p1"]["beta_error"]["per_seed"]) == 3
     assert os.path.exists(tmp_path / "results" / "compare_toy.png")

@@ -25,6 +25,8 @@ def _toy():
     ("method", "bogus", "config.method"),
     ("hybrid.normalisation", "whatever", "config.hybrid.normalisation"),
     ("beta_opt.decay", 1.5, "config.beta_opt.decay"),
+    ("beta_opt.warmup_steps", -1, "config.beta_opt.warmup_steps"),
+    ("beta_opt.warmup_steps", 20, "config.beta_opt.warmup_steps"),     # = outer_steps: β would never move
 ])
 def test_invalid_values_name_the_field(field, value, message, tmp_path, monkeypatch):
     c = _toy()

@@ -33,6 +33,23 @@ def test_small_run_writes_files_and_resume_reproduces_it(tmp_path):
     assert _betas(tmp_path / "resumed" / "metrics.jsonl") == _betas(tmp_path / "full" / "metrics.jsonl")
 
 
+def test_warmup_steps_train_on_beta0_then_beta_moves(tmp_path):
+    """The first ``beta_opt.warmup_steps`` steps of every row train on β0 (marked ``warmup``); the
+    network they leave is the one a warmed-up row continues from, and β moves from then on."""
+    c = load_config("toy", "small")
+    c.outer_steps, c.eval_every, c.beta_opt.warmup_steps, c.baselines = 5, 5, 2, ("fixed",)
+    run(c, str(tmp_path / "warm"))
+    lines = [json.loads(l) for l in open(tmp_path / "warm" / "metrics.jsonl")]
+    hyb = [l for l in lines if l["row"] == "hybrid"]
+    fixed = [l for l in lines if l["row"] == "fixed"]
+    assert [bool(l.get("warmup")) for l in hyb] == [True, True, False, False, False]
+    beta0 = fixed[0]["beta"]
+    assert hyb[0]["beta"] == hyb[1]["beta"] == beta0
+    assert all(l["beta"] != beta0 for l in hyb[2:])
+    # a warm-up step is the fixed method's step: same network, same seeds, same losses
+    assert [l["val_loss"] for l in hyb[:2]] == [l["val_loss"] for l in fixed[:2]]
+
+
 def test_default_toy_run_halves_beta_error(tmp_path):
     rep = run(load_config("toy"), str(tmp_path))
     err = rep["beta_error"]

@@ -26,6 +26,8 @@ import numpy as np
 import optax
 
 from hg_jax import checkpoint
+from hg_jax.core.estimators.base import Context
+from hg_jax.core.estimators.fixed import Fixed, NoHyper
 from hg_jax.core.state import OuterState
 
 FAULT_KEYS = ("worker_crashes", "timeouts", "restarts", "retries", "failed_jobs")
@@ -45,11 +47,16 @@ class Settings:
     eval_every: int
     checkpoint_every: int = 0     # 0: only at the end
     budget_s: float = 0.0         # wall seconds per row (0: no limit)
+    # the first steps of every row train the network on its starting β without moving β, the same
+    # way for every estimator (rows stay comparable): a network a few steps from its random init
+    # gives a meaningless ∂L/∂X (benchmarks/meta_signal.py)
+    warmup_steps: int = 0
 
     @classmethod
     def from_config(cls, config) -> "Settings":
         return cls(outer_steps=int(config.outer_steps), eval_every=int(config.eval_every),
-                   checkpoint_every=int(config.checkpoint_every), budget_s=float(config.budget_s))
+                   checkpoint_every=int(config.checkpoint_every), budget_s=float(config.budget_s),
+                   warmup_steps=int(config.beta_opt.warmup_steps))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,10 +253,14 @@ def _steps(run: Run, row: Row, state, carried, ckpt, log, best, bar, writer, sig
     sgd_steps = carried.get("sgd_steps", 0)
     last_test = carried.get("test", {})
     t_start, render_start, jobs_start = time.perf_counter(), pools.render_s, pools.stats.get("jobs", 0)
+    warmup = Fixed(NoHyper(), Context(schema=run.schema, batch_shape=trainer.batch_shape))
     while state.step < s.outer_steps:
         if s.budget_s and wall0 + time.perf_counter() - t_start >= s.budget_s:
             break
-        state, info = outer_step(state, row.estimator, trainer, pools, run.beta_optimizer)
+        warming = state.step < s.warmup_steps
+        state, info = outer_step(state, warmup if warming else row.estimator, trainer, pools, run.beta_optimizer)
+        if warming:
+            info["warmup"] = True
         compute_total += info.pop("compute_s")
         sgd_steps += trainer.unroll_steps * info.pop("trainings")
         stats = pools.stats
