@@ -56,8 +56,9 @@ def test_small_faces_run_end_to_end(tmp_path, shared_data):
     config = json.loads(json.dumps(rep["config"]))
     from hg_jax.experiments.faces import setup as faces
 
-    gen, d = faces.generator(config["data"]), config["data"]
-    views = scans.load_scans_format(f"{shared_data}/faces/scans", gen, image=d["input"], normalize=d["normalize"])
+    gen, data = faces.generator(config["data"]), config["data"]
+    views = scans.load_scans_format(f"{shared_data}/faces/scans", gen, image=data["input"],
+                                    normalize=data["normalize"])
     assert len(views["names"]) == 27 == views["image"].shape[0]
     assert views["image"].shape[1:] == (c.data.size, c.data.size, 1)
     assert views["target"].shape == views["mask"].shape == (27, c.data.size, c.data.size, 1)
@@ -73,9 +74,9 @@ def test_small_faces_run_end_to_end(tmp_path, shared_data):
     test = scans.split_views(views, "test")
     pred = np.asarray(apply_fn(params, jnp.asarray(test["image"]))[-1])
     assert task.metrics(pred, test)["abs_rel"] == pytest.approx(m["abs_rel"], rel=1e-4)
-    sub = scans.load_scans_format(f"{shared_data}/faces/scans", gen, image=d["input"], normalize=d["normalize"],
-                                  objects="james", views=5, task="depth")
+    sub = scans.load_scans_format(f"{shared_data}/faces/scans", gen, image=data["input"],
+                                  normalize=data["normalize"], objects="james", views=5, task="depth")
     assert len(sub["names"]) == 5
     with pytest.raises(ValueError):
-        scans.load_scans_format(f"{shared_data}/faces/scans", gen, image=d["input"], normalize=d["normalize"],
-                                objects="nobody")
+        scans.load_scans_format(f"{shared_data}/faces/scans", gen, image=data["input"],
+                                normalize=data["normalize"], objects="nobody")

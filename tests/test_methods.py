@@ -32,6 +32,7 @@ def test_every_method_runs_two_steps(method, tmp_path):
 def test_evolution_runs_two_steps_on_the_csg_experiment(tmp_path):
     c = load_config("mbii", "small")
     c.method, c.outer_steps, c.eval_every, c.hybrid.num_directions = "evolution", 2, 1, 2
+    c.beta_opt.warmup_steps = 0       # both steps are evolution steps
     run(c, str(tmp_path))
     lines = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
     assert [l["step"] for l in lines] == [1, 2]
