@@ -29,7 +29,7 @@ def get_config(variant: str = ""):
     c.baselines = ("random_beta", "random_search")
     c.hybrid.num_directions = 2
     c.data = dict(scans_root="", model_path="", size=64, input="gray", normalize=True, depth_offset=50.0,
-                  identity=10, expression=10, components=2, pose_components=2)
+                  identity=10, expression=10, texture=5, components=2, pose_components=2)
     if variant == "small":
         small_variant(c)
     elif variant == "paper":

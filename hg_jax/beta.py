@@ -8,6 +8,12 @@ field says how its slice maps to the quantity a generator uses:
 - ``simplex``:  softmax over the slice (rule / mixture probabilities)
 - ``prob``:     sigmoid (a single Bernoulli probability)
 
+Field names follow one convention in every generator: ``<thing>_w`` mixture or categorical weights
+(simplex), ``<thing>_mu`` a mean or location, ``<thing>_sd`` a standard deviation (of a Gaussian,
+or of the log / logit of a log- / logit-normal value), ``<thing>_kappa`` a von Mises concentration,
+``<thing>_rate`` a Poisson rate, ``p_<event>`` a Bernoulli probability; anything else is a plain
+named quantity (``warp``, ``noise_contrast``).
+
 This module imports no jax: generators on the host call it with numpy; the differentiable toy
 generator passes ``xp=jax.numpy``.
 """

@@ -3,7 +3,7 @@ the array path is compared against in test_solids.py. Same draws, same grammar."
 import numpy as np
 import trimesh
 
-from hg_jax.generators import primitives
+from hg_jax.generators import primitives, sampling
 from hg_jax.generators.csg import _U, _Z, PRIMITIVES, SCHEMA, CSGGenerator
 
 
@@ -21,7 +21,7 @@ class TrimeshCSG(CSGGenerator):
 
     def _primitive(self, node, p, r, meta):
         z = r["z"][node]
-        cdf = np.cumsum(p["primitive"])
+        cdf = np.cumsum(p["primitive_w"])
         i = int(np.searchsorted(cdf, r["u"][node, _U["prim"]] * cdf[-1], side="right"))
         kind = PRIMITIVES[min(i, len(PRIMITIVES) - 1)]
         if kind == "sphere":
@@ -31,7 +31,7 @@ class TrimeshCSG(CSGGenerator):
             value = self._lognormal(p, "box_extent", z[_Z["box_extent"]])
             mesh = primitives.box(value)
         elif kind == "truncated_cone":
-            ratio_logit = p["cone_top_ratio_mu"][0] + p["cone_top_ratio_sigma"][0] * z[_Z["cone_top_ratio"]]
+            ratio_logit = p["cone_top_ratio_mu"][0] + p["cone_top_ratio_sd"][0] * z[_Z["cone_top_ratio"]]
             value = (self._lognormal(p, "cone_radius", z[_Z["cone_radius"]]), 1 / (1 + np.exp(-ratio_logit)),
                      self._lognormal(p, "cone_height", z[_Z["cone_height"]]))
             mesh = primitives.truncated_cone(*value, sections=self.cone_sections)
@@ -69,7 +69,7 @@ class TrimeshCSG(CSGGenerator):
         offset = self._lognormal(p, "offset", z[_Z["offset"]])
         point, direction = primitives.surface_point(parent, z[_Z["attach"]])
         m = np.eye(4)
-        m[:3, :3] = primitives.rotation(z[_Z["axis"]], angle) * scale
+        m[:3, :3] = sampling.axis_angle_rotation(z[_Z["axis"]], angle) * scale
         m[:3, 3] = point + offset * direction
         meta["transforms"].append((float(scale), float(angle), float(offset)))
         meta["attach"].append(m[:3, 3].copy())

@@ -16,10 +16,10 @@ def test_csg_beta_star_differs_from_beta0_only_where_documented(csg_setup):
     s = csg_setup
     schema = s.sampler.schema
     v0, vs = schema.constrained(s.beta0), schema.constrained(s.beta_star)
-    np.testing.assert_allclose(vs["primitive"], [0.7, 0.1, 0.1, 0.1], atol=1e-12)
+    np.testing.assert_allclose(vs["primitive_w"], [0.7, 0.1, 0.1, 0.1], atol=1e-12)
     np.testing.assert_allclose(vs["p_expand"], [0.3], atol=1e-12)
     for name in schema.names:
-        if name not in ("primitive", "p_expand"):
+        if name not in ("primitive_w", "p_expand"):
             np.testing.assert_allclose(vs[name], v0[name], atol=1e-12, err_msg=name)
     assert s.beta_error(s.beta_star) == pytest.approx(0.0, abs=1e-12)
     assert s.beta_error(s.beta0) == pytest.approx(np.sqrt(0.45 ** 2 + 3 * 0.15 ** 2 + 0.3 ** 2))

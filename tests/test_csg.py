@@ -81,12 +81,12 @@ def test_crn_rendered_images_converge():
 def test_primitive_frequencies_follow_the_simplex():
     g = CSGGenerator(max_depth=0)
     probs = np.array([0.1, 0.2, 0.3, 0.4])
-    b = _beta(g, primitive=probs)
+    b = _beta(g, primitive_w=probs)
     kinds = [g.shape(b, s)[1]["primitives"][0] for s in range(2000)]
     counts = np.array([kinds.count(k) for k in PRIMITIVES])
     assert stats.chisquare(counts, probs * len(kinds)).pvalue > 1e-3
     assert np.abs(counts / len(kinds) - probs).max() < 0.035
-    skewed = [g.shape(_beta(g, primitive=[0.02, 0.02, 0.02, 0.94]), s)[1]["primitives"][0] for s in range(300)]
+    skewed = [g.shape(_beta(g, primitive_w=[0.02, 0.02, 0.02, 0.94]), s)[1]["primitives"][0] for s in range(300)]
     assert skewed.count("tetrahedron") > 250
 
 
@@ -104,14 +104,14 @@ def test_expand_probability_controls_tree_size():
 
 def test_lognormal_parameters_follow_beta():
     g = CSGGenerator(max_depth=0)
-    b = _beta(g, primitive=[0.997, 0.001, 0.001, 0.001], sphere_radius_mu=np.log(0.4), sphere_radius_sigma=0.25)
+    b = _beta(g, primitive_w=[0.997, 0.001, 0.001, 0.001], sphere_radius_mu=np.log(0.4), sphere_radius_sd=0.25)
     radii = [v[0] for s in range(1500) for kind, v in g.shape(b, s)[1]["params"] if kind == "sphere"]
     logs = np.log(radii)
     assert abs(logs.mean() - np.log(0.4)) < 0.02 and abs(logs.std() - 0.25) < 0.02
     # transformation parameters, from one boolean per shape (coarse spheres keep this fast)
     g1 = CSGGenerator(max_depth=1, sphere_subdivisions=1)
-    b = _beta(g1, p_expand=1 - 1e-6, primitive=[0.997, 0.001, 0.001, 0.001],
-              scale_mu=np.log(0.5), scale_sigma=0.3, angle_mu=np.log(1.0), angle_sigma=0.2)
+    b = _beta(g1, p_expand=1 - 1e-6, primitive_w=[0.997, 0.001, 0.001, 0.001],
+              scale_mu=np.log(0.5), scale_sd=0.3, angle_mu=np.log(1.0), angle_sd=0.2)
     t = np.log([g1.shape(b, s)[1]["transforms"][0] for s in range(400)])
     assert abs(t[:, 0].mean() - np.log(0.5)) < 0.05 and abs(t[:, 0].std() - 0.3) < 0.04
     assert abs(t[:, 1].mean() - 0.0) < 0.04 and abs(t[:, 1].std() - 0.2) < 0.03
@@ -154,8 +154,8 @@ def test_meshes_watertight_and_scene_framed_and_lit():
 
 def test_subtraction_that_removes_everything_falls_back_and_is_counted():
     g = CSGGenerator(max_depth=1)
-    b = _beta(g, p_expand=1 - 1e-6, p_union=1e-6, primitive=[0.997, 0.001, 0.001, 0.001],
-              scale_mu=np.log(20.0), scale_sigma=1e-3, offset_mu=np.log(1e-3), offset_sigma=1e-3)
+    b = _beta(g, p_expand=1 - 1e-6, p_union=1e-6, primitive_w=[0.997, 0.001, 0.001, 0.001],
+              scale_mu=np.log(20.0), scale_sd=1e-3, offset_mu=np.log(1e-3), offset_sd=1e-3)
     mesh, meta = g.shape(b, 0)
     assert meta["csg_fallbacks"] == 1 and meta["csg_nodes"] == 3
     left = primitives.sphere(meta["params"][0][1][0], g.sphere_subdivisions)

@@ -119,3 +119,30 @@ def test_untextured_parts_in_one_palette_primitive_render_like_separate_primitiv
     assert a["mask"].mean() > 0.9 and len(scene.meshes) > 10
     for key in ("color", "albedo", "normals", "depth", "mask"):
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_vertex_colours_are_the_albedo_and_scale_the_lit_colour():
+    """A part with per-vertex colours: constant vertex colours render exactly like the part's
+    colour (lit and albedo, within pyrender's 8-bit output), and varying ones give an albedo map
+    interpolated between them."""
+    sph = trimesh.creation.icosphere(subdivisions=3)
+    v, f = np.asarray(sph.vertices), np.asarray(sph.faces)
+    pose = look_at((0.0, 0.0, 4.0), (0, 0, 0))
+    light = (Light((-0.3, -0.5, -1.0)),)
+    c = np.array([0.6, 0.35, 0.2])
+    r = get_renderer(S, S)
+    plain = r.render(Scene((MeshPart(v, f, color=tuple(c), smooth=True),), Camera(pose), light, ambient=0.1))
+    coloured = r.render(Scene((MeshPart(v, f, smooth=True, vertex_colors=np.tile(c, (len(v), 1))),),
+                              Camera(pose), light, ambient=0.1))
+    m = plain["mask"]
+    np.testing.assert_array_equal(m, coloured["mask"])
+    np.testing.assert_allclose(coloured["albedo"][m], plain["albedo"][m], atol=0.01)
+    np.testing.assert_allclose(coloured["color"][m], plain["color"][m], atol=0.02)
+    # a left-to-right ramp: the albedo follows the vertices' x
+    ramp = np.clip(0.5 + 0.4 * v[:, :1], 0, 1) * np.array([[1.0, 0.5, 0.25]])
+    out = r.render(Scene((MeshPart(v, f, smooth=True, vertex_colors=ramp),), Camera(pose), light))
+    cols = out["albedo"][S // 2, :, 0][m[S // 2]]
+    assert np.all(np.diff(cols) >= -0.01) and cols[-1] - cols[0] > 0.5
+    np.testing.assert_allclose(out["albedo"][m][:, 1] / np.maximum(out["albedo"][m][:, 0], 1e-3), 0.5, atol=0.05)
+    with pytest.raises(ValueError, match="vertex_colors"):
+        MeshPart(v, f, vertex_colors=np.ones((3, 3)))

@@ -1,9 +1,12 @@
 """The texture grammar: determinism, count and edge statistics against β, continuity in β."""
 import numpy as np
 import pytest
+from scipy.stats import truncnorm
 
-from hg_jax.generators.textures import (TextureGenerator, categorical, periodic_perlin,
-                                        zero_truncated_poisson)
+from hg_jax.generators.sampling import categorical_ppf as categorical
+from hg_jax.generators.sampling import truncated_mixture_ppf
+from hg_jax.generators.sampling import zero_truncated_poisson_ppf as zero_truncated_poisson
+from hg_jax.generators.textures import TextureGenerator, periodic_perlin
 
 GEN = TextureGenerator(texture_size=64, canvas_size=48, supersample=3)
 
@@ -67,7 +70,7 @@ def test_generator_counts_follow_the_rates_in_beta(tiles, polys):
 
 def test_edge_counts_follow_the_categorical_in_beta():
     probs = np.array([0.4, 0.05, 0.1, 0.15, 0.1, 0.2])
-    b = _beta(edges=probs, polygons_rate=10.0)
+    b = _beta(edges_w=probs, polygons_rate=10.0)
     edges = np.concatenate([GEN.counts(b, s)[2] for s in range(1500)])
     freq = np.bincount(edges - GEN.min_edges, minlength=6) / len(edges)
     se = np.sqrt(probs * (1 - probs) / len(edges))
@@ -80,7 +83,7 @@ def test_categorical_inverse_cdf():
     assert categorical(np.array([0.0, 0.29, 0.31, 0.99]), np.array([0.3, 0.7])).tolist() == [0, 0, 1, 1]
 
 
-@pytest.mark.parametrize("field,delta", [("hue_mu", 0.01), ("size", 0.01), ("anchor_mu", 0.01),
+@pytest.mark.parametrize("field,delta", [("hue_mu", 0.01), ("vertex_sd", 0.01), ("anchor_mu", 0.01),
                                          ("warp", 0.05), ("val_mu", 0.01), ("noise_contrast", 0.05)])
 def test_texture_changes_continuously_with_continuous_beta(field, delta):
     """Counts fixed (same seed, count rates untouched): the texture moves by a small amount that
@@ -119,7 +122,7 @@ def test_count_rate_changes_only_move_counts_at_thresholds():
 def test_canvas_tiles_seamlessly():
     """Polygons wrap around the torus, and the noise is periodic: the jump across the tile's
     border is no larger than between neighbouring interior columns/rows."""
-    b = _beta(polygons_rate=12.0, size=0.25)
+    b = _beta(polygons_rate=12.0, vertex_sd=0.25)
     jumps, inner = [], []
     for seed in range(4):
         c = GEN.canvas(b, seed)
@@ -139,8 +142,8 @@ def test_tiling_repeats_the_canvas():
 
 
 def test_anchor_mixture_places_polygons_near_the_means():
-    b = _beta(anchor_weights=[0.999, 0.001], anchor_mu=[0.25, 0.8], anchor_sigma=[0.02, 0.02],
-              size=0.01, warp=1e-4, polygons_rate=6.0)
+    b = _beta(anchor_w=[0.999, 0.001], anchor_mu=[0.25, 0.8], anchor_sd=[0.02, 0.02],
+              vertex_sd=0.01, warp=1e-4, polygons_rate=6.0)
     centres = np.concatenate([np.array([p.mean(0) for p in GEN.layout(b, s)["polygons"]]) for s in range(20)])
     assert np.all(np.abs(centres - 0.25) < 0.1)
 
@@ -162,3 +165,66 @@ def test_bad_input_is_named():
         TextureGenerator(min_edges=5, max_edges=4)
     with pytest.raises(ValueError, match="max_polygons"):
         TextureGenerator(max_polygons=300)
+
+
+# ---- per-vertex truncated Gaussian mixtures -------------------------------------------------------
+def _offsets(b, seeds):
+    """Every drawn vertex offset (x and y) of the polygons of ``seeds``, before the warp."""
+    out = []
+    for s in seeds:
+        lay = GEN.layout(b, s)
+        r, n = lay["draws"], lay["n_polygons"]
+        p = GEN.schema.constrained(b)
+        off, comp = truncated_mixture_ppf(r["offset_comp"][1:n + 1], r["offset"][1:n + 1], p["vertex_w"],
+                                          p["vertex_mu"], p["vertex_sd"], -0.5, 0.5)
+        for j, k in enumerate(lay["edges"]):
+            out.append((off[j, :k].reshape(-1), comp[j, :k].reshape(-1)))
+    return np.concatenate([o for o, _ in out]), np.concatenate([c for _, c in out])
+
+
+def test_vertex_offsets_follow_the_vertex_mixture():
+    """Many seeds: component frequencies and per-component truncated-normal moments match β."""
+    w, mu, sd = np.array([0.3, 0.7]), np.array([-0.15, 0.1]), np.array([0.05, 0.08])
+    b = _beta(vertex_w=w, vertex_mu=mu, vertex_sd=sd, polygons_rate=10.0)
+    x, k = _offsets(b, range(40))
+    assert np.all(np.abs(x) <= 0.5) and len(x) > 2000
+    assert abs(np.mean(k == 0) - 0.3) < 4 * np.sqrt(0.21 / len(k))
+    for j in (0, 1):
+        ref = truncnorm((-0.5 - mu[j]) / sd[j], (0.5 - mu[j]) / sd[j], loc=mu[j], scale=sd[j])
+        xs = x[k == j]
+        assert abs(xs.mean() - ref.mean()) < 4 * ref.std() / np.sqrt(len(xs))
+        assert abs(xs.std() / ref.std() - 1) < 0.1
+
+
+def test_vertex_sd_sets_polygon_size_and_vertex_mu_shifts_vertices():
+    """Raising vertex_sd grows the polygons; a positive vertex_mu moves vertices towards +x, +y
+    of their anchor (same seeds, same counts)."""
+    def spread(b):
+        lay = [GEN.layout(b, s) for s in range(10)]
+        return np.mean([np.ptp(p, axis=0).mean() for l in lay for p in l["polygons"]])
+
+    small = _beta(vertex_sd=[0.05, 0.05], warp=1e-4)
+    large = _beta(vertex_sd=[0.15, 0.15], warp=1e-4)
+    assert spread(large) > 2.0 * spread(small)
+    x0, _ = _offsets(_beta(vertex_sd=[0.05, 0.05]), range(10))
+    x1, _ = _offsets(_beta(vertex_sd=[0.05, 0.05], vertex_mu=[0.1, 0.1]), range(10))
+    assert x1.mean() - x0.mean() == pytest.approx(0.1, abs=0.01)
+
+
+def test_vertex_mixture_is_continuous_in_beta_and_components_switch_only_at_weights():
+    b = GEN.default_beta()
+    sl = GEN.schema.slices()
+    x0, k0 = _offsets(b, range(5))
+    for field in ("vertex_mu", "vertex_sd"):
+        for eps in (1e-3, 1e-4):
+            b2 = b.copy()
+            b2[sl[field]] += eps
+            x2, k2 = _offsets(b2, range(5))
+            np.testing.assert_array_equal(k0, k2)
+            assert np.abs(x2 - x0).max() < 5 * eps * 0.5 + 1e-9
+    b2 = b.copy()
+    b2[sl["vertex_w"]] += (0.5, -0.5)
+    x2, k2 = _offsets(b2, range(5))
+    moved = k0 != k2
+    assert moved.any() and np.all(k2[moved] == 0)
+    np.testing.assert_array_equal(x0[~moved], x2[~moved])

@@ -41,4 +41,4 @@ def test_schema_round_trip_and_errors():
         schema.unconstrain({**values, "s": -1.0})
     with pytest.raises(ValueError, match="missing"):
         schema.unconstrain({"w": [1, 1, 1]})
-    assert SCHEMA.names == ("size_mu", "size_sigma", "bright_mu", "bright_sigma")
+    assert SCHEMA.names == ("size_mu", "size_sd", "bright_mu", "bright_sd")

@@ -11,9 +11,8 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from hg_jax.colour import luminance
 from hg_jax.errors import DataError, DataNotFound
-
-LUMA = np.array([0.2126, 0.7152, 0.0722])   # Rec. 709, for linear RGB
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -78,7 +77,7 @@ def read_image(path: str) -> np.ndarray:
 
 def to_gray(a: np.ndarray) -> np.ndarray:
     """(H, W, 3) linear RGB -> (H, W) Rec. 709 luminance; (H, W) passes through."""
-    return a[..., :3] @ LUMA if a.ndim == 3 else a
+    return luminance(a) if a.ndim == 3 else a
 
 
 def square_crop_box(mask: np.ndarray, margin: float = 0.05) -> tuple[int, int, int]:

@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 from hg_jax.data import data_root, imageops
-from hg_jax.render.pyrender_backend import srgb_to_linear   # no GL until a renderer is made
+from hg_jax.colour import srgb_to_linear
 from hg_jax.errors import DataError, DataNotFound
 
 ENCODINGS = ("metres_scale", "nyu_raw", "sun_shifted")

@@ -53,6 +53,7 @@ from typing import Optional
 
 import numpy as np
 
+from hg_jax.colour import srgb_to_linear
 from hg_jax.render.scene import MeshPart
 from hg_jax.errors import DataError, DataNotFound
 
@@ -162,7 +163,6 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.nda
 def _texture(image, max_texture: int) -> np.ndarray:
     from PIL import Image
 
-    from hg_jax.render.pyrender_backend import srgb_to_linear
 
     image = image.convert("RGB")
     if max(image.size) > max_texture:
@@ -175,7 +175,6 @@ def _load_mesh(path: str, texture: bool, max_texture: int):
     """(vertices, faces, uv or None, texture or None, constant linear colour)."""
     import trimesh
 
-    from hg_jax.render.pyrender_backend import srgb_to_linear
 
     mesh = trimesh.load(path, force="mesh", process=False)
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:

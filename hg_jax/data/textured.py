@@ -19,7 +19,7 @@ Geometry: all parts of an object are moved together so the bounding box is centr
 and the bounding sphere (about that centre) has radius 1, as the generators frame their shapes.
 
 Views (``render_textured_views``): each view takes the next object in turn, a uniformly random
-rotation, and lights from ``textured_shapes.random_lights`` with the generator's defaults, so real
+rotation, and lights from ``sampling.random_lights`` with the generator's defaults, so real
 and synthetic renders differ only in shape and texture. Samples follow the intrinsic convention
 (``generators.rendered.make_sample``: target = albedo RGB + shading = luminance(image) /
 luminance(albedo)), and with ``normalize`` image and shading are divided by the same robust maximum
@@ -42,10 +42,9 @@ from PIL import Image
 
 from hg_jax.data import data_root
 from hg_jax.data.imageops import normalize_intrinsic
-from hg_jax.generators.primitives import uniform_rotation
+from hg_jax.colour import srgb_to_linear
 from hg_jax.generators.rendered import make_sample
-from hg_jax.generators.textured_shapes import random_lights
-from hg_jax.render.pyrender_backend import srgb_to_linear   # no GL until a renderer is made
+from hg_jax.generators.sampling import random_lights, uniform_rotation
 from hg_jax.render.scene import Camera, MeshPart, Scene, look_at
 from hg_jax.errors import DataError, DataNotFound
 

@@ -42,16 +42,16 @@ import numpy as np
 import trimesh
 
 from hg_jax.beta import BetaSchema
-from hg_jax.generators import primitives, solids
-from hg_jax.render.scene import Camera, Light, MeshPart, Scene, look_at
+from hg_jax.generators import primitives, sampling, solids
+from hg_jax.render.scene import Camera, MeshPart, Scene, look_at
 
 PRIMITIVES = ("sphere", "cube", "truncated_cone", "tetrahedron")
 _LOGNORMALS = ("sphere_radius", "box_extent", "cone_radius", "cone_height", "cone_top_ratio",
                "tetra_size", "offset", "angle", "scale")
 
 SCHEMA = BetaSchema.of(
-    ("p_expand", 1, "prob"), ("p_union", 1, "prob"), ("primitive", 4, "simplex"),
-    *[f for name in _LOGNORMALS for f in ((f"{name}_mu", 1, "real"), (f"{name}_sigma", 1, "positive"))],
+    ("p_expand", 1, "prob"), ("p_union", 1, "prob"), ("primitive_w", 4, "simplex"),
+    *[f for name in _LOGNORMALS for f in ((f"{name}_mu", 1, "real"), (f"{name}_sd", 1, "positive"))],
 )
 
 # Per-node random block layout: uniforms for the discrete choices, standard normals for the
@@ -129,16 +129,16 @@ class CSGGenerator:
         """Shapes of moderate complexity: at depth 2 about 1.3 booleans per shape, 40% single
         primitives; children 0.7x the parent's size, turned by about 35°."""
         return SCHEMA.unconstrain({
-            "p_expand": 0.6, "p_union": 0.6, "primitive": [0.25, 0.25, 0.25, 0.25],
-            "sphere_radius_mu": np.log(0.5), "sphere_radius_sigma": 0.3,
-            "box_extent_mu": np.log(0.8), "box_extent_sigma": 0.3,
-            "cone_radius_mu": np.log(0.45), "cone_radius_sigma": 0.3,
-            "cone_height_mu": np.log(0.9), "cone_height_sigma": 0.3,
-            "cone_top_ratio_mu": 0.0, "cone_top_ratio_sigma": 0.5,
-            "tetra_size_mu": np.log(0.6), "tetra_size_sigma": 0.3,
-            "offset_mu": np.log(0.1), "offset_sigma": 0.5,
-            "angle_mu": np.log(0.6), "angle_sigma": 0.5,
-            "scale_mu": np.log(0.7), "scale_sigma": 0.3,
+            "p_expand": 0.6, "p_union": 0.6, "primitive_w": [0.25, 0.25, 0.25, 0.25],
+            "sphere_radius_mu": np.log(0.5), "sphere_radius_sd": 0.3,
+            "box_extent_mu": np.log(0.8), "box_extent_sd": 0.3,
+            "cone_radius_mu": np.log(0.45), "cone_radius_sd": 0.3,
+            "cone_height_mu": np.log(0.9), "cone_height_sd": 0.3,
+            "cone_top_ratio_mu": 0.0, "cone_top_ratio_sd": 0.5,
+            "tetra_size_mu": np.log(0.6), "tetra_size_sd": 0.3,
+            "offset_mu": np.log(0.1), "offset_sd": 0.5,
+            "angle_mu": np.log(0.6), "angle_sd": 0.5,
+            "scale_mu": np.log(0.7), "scale_sd": 0.3,
         })
 
     # ---- random numbers ------------------------------------------------------------------------
@@ -177,13 +177,11 @@ class CSGGenerator:
 
     @staticmethod
     def _lognormal(p, name, z):
-        return np.exp(p[f"{name}_mu"][0] + p[f"{name}_sigma"][0] * z)
+        return np.exp(p[f"{name}_mu"][0] + p[f"{name}_sd"][0] * z)
 
     def _primitive(self, node, p, r, meta) -> solids.Solid:
         z = r["z"][node]
-        cdf = np.cumsum(p["primitive"])
-        i = int(np.searchsorted(cdf, r["u"][node, _U["prim"]] * cdf[-1], side="right"))
-        kind = PRIMITIVES[min(i, len(PRIMITIVES) - 1)]
+        kind = PRIMITIVES[int(sampling.categorical_ppf(r["u"][node, _U["prim"]], p["primitive_w"]))]
         if kind == "sphere":
             value = self._lognormal(p, "sphere_radius", z[_Z["sphere_radius"]])
             mesh = solids.sphere(value, self.sphere_subdivisions)
@@ -191,7 +189,7 @@ class CSGGenerator:
             value = self._lognormal(p, "box_extent", z[_Z["box_extent"]])
             mesh = solids.box(value)
         elif kind == "truncated_cone":
-            ratio_logit = p["cone_top_ratio_mu"][0] + p["cone_top_ratio_sigma"][0] * z[_Z["cone_top_ratio"]]
+            ratio_logit = p["cone_top_ratio_mu"][0] + p["cone_top_ratio_sd"][0] * z[_Z["cone_top_ratio"]]
             value = (self._lognormal(p, "cone_radius", z[_Z["cone_radius"]]), 1 / (1 + np.exp(-ratio_logit)),
                      self._lognormal(p, "cone_height", z[_Z["cone_height"]]))
             mesh = solids.truncated_cone(*value, sections=self.cone_sections)
@@ -236,7 +234,7 @@ class CSGGenerator:
         offset = self._lognormal(p, "offset", z[_Z["offset"]])
         point, direction = primitives.surface_point_of(*_soup(parent), z[_Z["attach"]])
         m = np.eye(4)
-        m[:3, :3] = primitives.rotation(z[_Z["axis"]], angle) * scale
+        m[:3, :3] = sampling.axis_angle_rotation(z[_Z["axis"]], angle) * scale
         m[:3, 3] = point + offset * direction
         meta["transforms"].append((float(scale), float(angle), float(offset)))
         meta["attach"].append(m[:3, 3].copy())
@@ -253,21 +251,12 @@ class CSGGenerator:
         origin, so the world frame is the camera frame. ``mesh``: a trimesh mesh or a Solid."""
         vertices, faces = (mesh.vertices, mesh.faces) if isinstance(mesh, trimesh.Trimesh) else mesh
         r = self.draws(seed)
-        v = vertices @ primitives.uniform_rotation(r["pose"]).T
+        v = vertices @ sampling.uniform_rotation(r["pose"]).T
         v = v - 0.5 * (v.min(0) + v.max(0))
         v = v / max(np.linalg.norm(v, axis=1).max(), 1e-9)      # bounding sphere radius 1
         eye = np.array([0.0, 0.0, self.camera_distance])
-        span = self.max_lights - self.min_lights + 1
-        n_lights = self.min_lights + min(int(r["light_u"][0, 0] * span), span - 1)
-        cos_max = np.cos(np.radians(self.light_cone_deg))
-        lights = []
-        for k in range(n_lights):
-            # direction towards the light, uniform on the cap around the view axis
-            cos_t = 1 - r["light_u"][k, 1] * (1 - cos_max)
-            phi = 2 * np.pi * r["light_u"][k, 2]
-            sin_t = np.sqrt(max(1 - cos_t ** 2, 0.0))
-            to_light = np.array([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t])
-            lights.append(Light(tuple(-to_light), intensity=self.light_intensity / n_lights))
+        lights = sampling.random_lights(r["light_u"], self.min_lights, self.max_lights, self.light_cone_deg,
+                                        self.light_intensity)
         return Scene(meshes=(MeshPart(v, np.asarray(faces)),),
                      camera=Camera(look_at(eye, (0, 0, 0)), yfov=self.yfov),
                      lights=tuple(lights), ambient=0.0, width=self.image_size, height=self.image_size,

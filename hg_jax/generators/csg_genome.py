@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 import trimesh
 
-from hg_jax.generators import primitives
+from hg_jax.generators import primitives, sampling
 from hg_jax.generators.csg import PRIMITIVES, CSGGenerator
 from hg_jax.generators.rendered import RenderedSampler
 from hg_jax.render.scene import Scene
@@ -70,7 +70,7 @@ def decode(genome: np.ndarray) -> tuple[trimesh.Trimesh, int]:
             a, b = 1 - a, 1 - b
         tri = mesh.vertices[mesh.faces[face]]
         m = np.eye(4)
-        m[:3, :3] = primitives.rotation(join[2:5], join[5]) * max(abs(join[6]), 0.05)
+        m[:3, :3] = sampling.axis_angle_rotation(join[2:5], join[5]) * max(abs(join[6]), 0.05)
         m[:3, 3] = tri[0] + a * (tri[1] - tri[0]) + b * (tri[2] - tri[0]) + join[10] * mesh.face_normals[face]
         child.apply_transform(m)
         try:
@@ -94,8 +94,8 @@ def random_genome(rng: np.random.Generator, gen: CSGGenerator, beta: np.ndarray,
     n = leaves
     g = np.zeros(size(n))
     for i in range(n):
-        kind = int(rng.choice(len(PRIMITIVES), p=p["primitive"]))
-        ln = lambda name: float(np.exp(p[f"{name}_mu"][0] + p[f"{name}_sigma"][0] * rng.standard_normal()))  # noqa: E731
+        kind = int(rng.choice(len(PRIMITIVES), p=p["primitive_w"]))
+        ln = lambda name: float(np.exp(p[f"{name}_mu"][0] + p[f"{name}_sd"][0] * rng.standard_normal()))  # noqa: E731
         if PRIMITIVES[kind] == "cube":
             dims = [ln("box_extent") for _ in range(3)]
         elif PRIMITIVES[kind] == "truncated_cone":
@@ -110,10 +110,10 @@ def random_genome(rng: np.random.Generator, gen: CSGGenerator, beta: np.ndarray,
         g[o] = float(rng.uniform() < p["p_expand"][0])
         g[o + 1] = float(rng.uniform() >= p["p_union"][0])
         g[o + 2:o + 5] = rng.standard_normal(3)
-        g[o + 5] = np.exp(p["angle_mu"][0] + p["angle_sigma"][0] * rng.standard_normal())
-        g[o + 6] = np.exp(p["scale_mu"][0] + p["scale_sigma"][0] * rng.standard_normal())
+        g[o + 5] = np.exp(p["angle_mu"][0] + p["angle_sd"][0] * rng.standard_normal())
+        g[o + 6] = np.exp(p["scale_mu"][0] + p["scale_sd"][0] * rng.standard_normal())
         g[o + 7:o + 10] = rng.uniform(size=3)
-        g[o + 10] = np.exp(p["offset_mu"][0] + p["offset_sigma"][0] * rng.standard_normal())
+        g[o + 10] = np.exp(p["offset_mu"][0] + p["offset_sd"][0] * rng.standard_normal())
     return g
 
 

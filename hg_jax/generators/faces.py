@@ -1,24 +1,30 @@
 """The face generator of the face-depth experiment (paper §5.3): a 3D morphable model whose
-coefficient and head-pose distributions are β, rendered frontally. Host side (numpy + scipy), no jax.
+shape, expression, texture and head-pose distributions are β, rendered frontally. Host side
+(numpy + scipy), no jax.
 
-Grammar. A face is ``model.vertices(c_id, c_expr)`` posed by head rotation R(yaw, pitch, roll) about
+Grammar. A face is ``model.vertices(c_id, c_expr)`` with per-vertex albedo
+``face_albedo.albedo_space(model).linear(c_tex)``, posed by head rotation R(yaw, pitch, roll) about
 the model's pivot, lit by 1–3 directional lights, seen by a fixed frontal camera.
 
-β (``schema``; K = ``n_components``, P = ``n_pose_components``, n = ``n_identity``, m = ``n_expression``):
+β (``schema``; K = ``n_components``, P = ``n_pose_components``, n = ``n_identity``, m = ``n_expression``,
+t = ``n_texture``):
 
-=====================  ==========  ======================================================================
-field                  kind        meaning
-=====================  ==========  ======================================================================
-``id_weights``         simplex K   mixture weights of the identity mixture (absent when K = 1)
-``id_means``           real K·n    component k's means, ``[k*n:(k+1)*n]`` (component-major)
-``id_scales``          positive    component k's standard deviations, same layout
-``expr_weights``       simplex K   likewise for the first m expression coefficients
-``expr_means``         real K·m
-``expr_scales``        positive
-``pose_weights``       simplex P   von Mises mixture over head pose (absent when P = 1)
-``pose_means``         real P·3    component p's (yaw, pitch, roll) means in radians, ``[3p:3p+3]``
-``pose_concentrations`` positive   component p's von Mises concentrations κ (yaw, pitch, roll)
-=====================  ==========  ======================================================================
+==============  ===========  =============================================================================
+field           kind         meaning
+==============  ===========  =============================================================================
+``id_w``        simplex K    mixture weights of the identity mixture (absent when K = 1)
+``id_mu``       real K·n     component k's means, ``[k*n:(k+1)*n]`` (component-major)
+``id_sd``       positive     component k's standard deviations, same layout
+``expr_w``      simplex K    likewise for the first m expression coefficients
+``expr_mu``     real K·m
+``expr_sd``     positive
+``tex_w``       simplex K    likewise for the first t albedo (texture) coefficients
+``tex_mu``      real K·t
+``tex_sd``      positive
+``pose_w``      simplex P    von Mises mixture over head pose (absent when P = 1)
+``pose_mu``     real P·3     component p's (yaw, pitch, roll) means in radians, ``[3p:3p+3]``
+``pose_kappa``  positive     component p's von Mises concentrations κ (yaw, pitch, roll)
+==============  ===========  =============================================================================
 
 Each block is a mixture of K **diagonal multivariate** Gaussians (one component choice per face,
 shared by its n coefficients; this lets a component be a "kind of face" and captures correlation
@@ -27,7 +33,9 @@ products of three von Mises distributions.
 
 Coefficients outside β: identity modes n.. ~ N(0, ``rest_identity_std``²); expression modes other
 than the m chosen ones ~ ``rest_expression_scale``·|N(0, 1)| (blendshapes) or
-``rest_expression_scale``·N(0, 1) (PCA). Blendshape weights (ICT) are clipped to [0, 1] after
+``rest_expression_scale``·N(0, 1) (PCA); albedo modes t.. ~ N(0, ``rest_texture_std``²). β thus
+learns mixtures over the leading modes of each space while the remaining ones keep a fixed prior
+drawn from the seed (their spreads are config, not β). Blendshape weights (ICT) are clipped to [0, 1] after
 sampling, PCA coefficients are not. ``expression_modes`` picks the m β-controlled expression modes by
 name or index; by default the first m modes of a PCA model, and for ICT (57 ARKit-style blendshapes
 in alphabetical order, the first two of which move nothing) the list ``ICT_EXPRESSIONS``.
@@ -46,14 +54,17 @@ default framing); scans (``hg_jax.data.scans``) are normalised into the same mod
 with this generator's ``scene`` so their depths are comparable.
 
 Lights come from the seed only: 1..``max_lights`` directional lights within ``light_cone_deg`` of
-the view axis, sharing ``light_intensity``. Albedo: constant ``base_albedo`` or, with
-``albedo_variation``, a skin tone from the seed (sRGB between a dark and a light tone, small per-channel
-jitter), decoded to linear. BFM per-vertex colour is not rendered (``MeshPart`` has no vertex colour).
+the view axis, sharing ``light_intensity``. Albedo (texture): per-vertex colours from the model's
+albedo space (``face_albedo.py``: a Basel model's own colour PCA; for ICT, which has none, a small
+hand-made space of skin tone, warmth, lips, cheeks and brows), coefficients as above; with
+``albedo_variation=False`` a constant gray ``base_albedo`` instead (the tex_* fields then move
+nothing). Real scans are re-rendered with their own textures (``data/scans.py`` passes its parts to
+``scene``, which never touches colour).
 
 Common random numbers. ``draws(seed)`` draws every random number up front from independent child
-streams of ``SeedSequence(seed)`` (one per block), sizes fixed by the generator and the model, never by
-β. Mixture components are chosen by inverse CDF of one uniform per block; a Gaussian coefficient is
-mean + scale·z; a von Mises angle is ``scipy.stats.vonmises.ppf(u, κ)`` of a fixed uniform. So
+streams of ``SeedSequence(seed)`` (one per block: a new block is a new stream, so the others keep
+their values), sizes fixed by the generator and the model, never by β. Mixture components are chosen by inverse CDF of one uniform per block; a Gaussian coefficient is
+mean + scale·z; a von Mises angle is ``sampling.vonmises_ppf(u, κ)`` of a fixed uniform (continuous in κ). So
 f(β, r) is bit-identical across calls and continuous in β except where a component boundary crosses
 a uniform.
 
@@ -65,21 +76,18 @@ import dataclasses
 from typing import Optional
 
 import numpy as np
-from scipy.special import i0e, ndtri
-from scipy.stats import vonmises
 
 from hg_jax.beta import BetaSchema
 from hg_jax.data.face_model import MorphableModel, load_model
-from hg_jax.generators.primitives import random_lights
+from hg_jax.generators.face_albedo import AlbedoSpace, albedo_space
+from hg_jax.generators.sampling import categorical_ppf, random_lights, vonmises_ppf, yaw_pitch_roll
 from hg_jax.render.scene import Camera, MeshPart, Scene, look_at
 
 ICT_EXPRESSIONS = ("jawOpen", "mouthSmile_L", "mouthSmile_R", "mouthFrown_L", "mouthFrown_R",
                    "mouthPucker", "browInnerUp_L", "browInnerUp_R", "eyeBlink_L", "eyeBlink_R")
 POSE_NAMES = ("yaw", "pitch", "roll")
-SKIN_DARK_SRGB = np.array([0.36, 0.24, 0.18])
-SKIN_LIGHT_SRGB = np.array([0.96, 0.80, 0.70])
-
 _MODELS: dict[str, MorphableModel] = {}
+_ALBEDO: dict[str, AlbedoSpace] = {}
 
 
 def get_model(path: str = "") -> MorphableModel:
@@ -89,45 +97,17 @@ def get_model(path: str = "") -> MorphableModel:
     return _MODELS[path]
 
 
+def get_albedo_space(path: str = "") -> AlbedoSpace:
+    """This process's albedo space of the model at ``path``, built once."""
+    if path not in _ALBEDO:
+        _ALBEDO[path] = albedo_space(get_model(path))
+    return _ALBEDO[path]
+
+
 def rotation_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """R_y(yaw) · R_x(−pitch) · R_z(roll), radians (conventions in the module doc)."""
-    cy, sy = np.cos(yaw), np.sin(yaw)
-    cp, sp = np.cos(-pitch), np.sin(-pitch)
-    cr, sr = np.cos(roll), np.sin(roll)
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
-    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-    return ry @ rx @ rz
-
-
-def choose(weights: np.ndarray, u: float) -> int:
-    """Inverse CDF of a categorical distribution at the uniform ``u``."""
-    cdf = np.cumsum(weights)
-    return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), len(weights) - 1))
-
-
-def vonmises_ppf(u, kappa, tol: float = 1e-12) -> np.ndarray:
-    """Inverse CDF of the zero-mean von Mises distribution on (−π, π], elementwise.
-
-    Safeguarded Newton on ``scipy.stats.vonmises.cdf`` (bracket [−π, π], bisection when a step leaves
-    it), started from the normal approximation: agrees with ``vonmises.ppf`` to ``tol`` in probability
-    and is ~10× faster. Continuous in u and κ, except that scipy's CDF switches to a normal
-    approximation at κ = 50, a ~1e-7 rad jump far below any finite-difference step.
-    """
-    u = np.clip(np.asarray(u, np.float64), 1e-12, 1 - 1e-12)
-    kappa = np.broadcast_to(np.asarray(kappa, np.float64), u.shape)
-    x = np.clip(ndtri(u) / np.sqrt(kappa), -np.pi + 1e-9, np.pi - 1e-9)
-    lo, hi = np.full(u.shape, -np.pi), np.full(u.shape, np.pi)
-    for _ in range(60):
-        f = vonmises.cdf(x, kappa) - u
-        if np.all(np.abs(f) < tol):
-            break
-        lo = np.where(f < 0, x, lo)
-        hi = np.where(f > 0, x, hi)
-        pdf = np.exp(kappa * (np.cos(x) - 1.0)) / (2 * np.pi * i0e(kappa))
-        step = x - f / np.maximum(pdf, 1e-300)
-        x = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
-    return x
+    """R_y(yaw) · R_x(−pitch) · R_z(roll), radians: a head's pitch > 0 lifts the chin, the opposite
+    sense of the x-axis rotation (conventions in the module doc)."""
+    return yaw_pitch_roll(yaw, -pitch, roll)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,9 +117,11 @@ class FaceGenerator:
     n_expression: int = 10
     n_components: int = 2               # K: Gaussian mixture components (identity, expression)
     n_pose_components: int = 2          # P: von Mises mixture components (pose)
+    n_texture: int = 5                  # t: β-controlled albedo modes (ICT's space has 5)
     expression_modes: tuple = ()        # names or indices of the m β-controlled modes; () = default
     rest_identity_std: float = 0.3
     rest_expression_scale: float = 0.05
+    rest_texture_std: float = 0.3
     max_pose_deg: tuple = (80.0, 60.0, 60.0)   # clip |yaw|, |pitch|, |roll|
     image_size: int = 64
     camera_distance: float = 60.0       # cm from the pivot
@@ -155,7 +137,7 @@ class FaceGenerator:
     smooth: bool = True                 # interpolated vertex normals (faces are smooth surfaces)
 
     def __post_init__(self):
-        for name in ("n_identity", "n_expression", "n_components", "n_pose_components", "image_size"):
+        for name in ("n_identity", "n_expression", "n_texture", "n_components", "n_pose_components", "image_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"FaceGenerator.{name} must be a positive int, got {getattr(self, name)!r}")
         if self.image_size < 8:
@@ -167,8 +149,8 @@ class FaceGenerator:
             raise ValueError(f"FaceGenerator.max_pose_deg must be 3 angles in (0, 180], got {self.max_pose_deg}")
         if self.camera_distance <= 0 or self.field_cm <= 0:
             raise ValueError("FaceGenerator.camera_distance and field_cm must be > 0")
-        if self.rest_identity_std < 0 or self.rest_expression_scale < 0:
-            raise ValueError("FaceGenerator rest_identity_std / rest_expression_scale must be >= 0")
+        if self.rest_identity_std < 0 or self.rest_expression_scale < 0 or self.rest_texture_std < 0:
+            raise ValueError("FaceGenerator rest_identity_std / rest_expression_scale / rest_texture_std must be >= 0")
         if self.expression_modes and len(self.expression_modes) != self.n_expression:
             raise ValueError(f"FaceGenerator.expression_modes has {len(self.expression_modes)} entries, "
                              f"n_expression is {self.n_expression}")
@@ -177,6 +159,10 @@ class FaceGenerator:
     @property
     def model(self) -> MorphableModel:
         return get_model(self.model_path)
+
+    @property
+    def albedo_space(self) -> AlbedoSpace:
+        return get_albedo_space(self.model_path)
 
     def expression_indices(self) -> np.ndarray:
         """Indices of the m β-controlled expression modes in the model."""
@@ -217,25 +203,28 @@ class FaceGenerator:
     def schema(self) -> BetaSchema:
         k, p, n, m = self.n_components, self.n_pose_components, self.n_identity, self.n_expression
         fields = []
-        for tag, dim in (("id", n), ("expr", m)):
+        for tag, dim in (("id", n), ("expr", m), ("tex", self.n_texture)):
             if k > 1:
-                fields.append((f"{tag}_weights", k, "simplex"))
-            fields += [(f"{tag}_means", k * dim, "real"), (f"{tag}_scales", k * dim, "positive")]
+                fields.append((f"{tag}_w", k, "simplex"))
+            fields += [(f"{tag}_mu", k * dim, "real"), (f"{tag}_sd", k * dim, "positive")]
         if p > 1:
-            fields.append(("pose_weights", p, "simplex"))
-        fields += [("pose_means", 3 * p, "real"), ("pose_concentrations", 3 * p, "positive")]
+            fields.append(("pose_w", p, "simplex"))
+        fields += [("pose_mu", 3 * p, "real"), ("pose_kappa", 3 * p, "positive")]
         return BetaSchema.of(*fields)
 
     def default_beta(self) -> np.ndarray:
-        """Identity ≈ N(0, 1) (two components, scales 1.1 and 0.9, so symmetry is broken); expression:
+        """Identity and texture ≈ N(0, 1) (two components, scales 1.1 and 0.9, so symmetry is
+        broken; the model's prior, as each mode is in units of its std); expression:
         blendshapes mostly near neutral (component 0: mean 0, sd 0.15, weight 0.6) or moderately
         expressive (mean 0.3, sd 0.2), PCA N(0, 0.5²); pose frontal: component 0 σ ≈ (15°, 10°, 5°),
         component 1 σ ≈ (30°, 12°, 6°), weights 0.7 / 0.3 (κ = 1/σ²)."""
         k, p, n, m = self.n_components, self.n_pose_components, self.n_identity, self.n_expression
         v = {}
         id_sd = np.linspace(1.1, 0.9, k) if k > 1 else np.ones(1)
-        v["id_means"] = np.zeros(k * n)
-        v["id_scales"] = np.repeat(id_sd, n)
+        v["id_mu"] = np.zeros(k * n)
+        v["id_sd"] = np.repeat(id_sd, n)
+        v["tex_mu"] = np.zeros(k * self.n_texture)
+        v["tex_sd"] = np.repeat(id_sd, self.n_texture)
         blend = self.model.expression_kind == "blendshape"
         if blend and k > 1:
             e_mu, e_sd = np.linspace(0.0, 0.3, k), np.linspace(0.15, 0.2, k)
@@ -243,26 +232,27 @@ class FaceGenerator:
             e_mu, e_sd = np.full(1, 0.1), np.full(1, 0.15)
         else:
             e_mu, e_sd = np.zeros(k), (np.linspace(0.55, 0.45, k) if k > 1 else np.full(1, 0.5))
-        v["expr_means"] = np.repeat(e_mu, m)
-        v["expr_scales"] = np.repeat(e_sd, m)
+        v["expr_mu"] = np.repeat(e_mu, m)
+        v["expr_sd"] = np.repeat(e_sd, m)
         if k > 1:
             w = np.linspace(0.6, 0.4, k) if blend else np.full(k, 1.0 / k)
-            v["id_weights"] = np.full(k, 1.0 / k)
-            v["expr_weights"] = w / w.sum()
+            v["id_w"] = np.full(k, 1.0 / k)
+            v["tex_w"] = np.full(k, 1.0 / k)
+            v["expr_w"] = w / w.sum()
         sig = np.radians(np.array([[15.0, 10.0, 5.0], [30.0, 12.0, 6.0]]))
         sig = np.concatenate([sig, np.repeat(sig[-1:], max(p - 2, 0), axis=0)])[:p]
-        v["pose_means"] = np.zeros(3 * p)
-        v["pose_concentrations"] = (1.0 / sig ** 2).ravel()
+        v["pose_mu"] = np.zeros(3 * p)
+        v["pose_kappa"] = (1.0 / sig ** 2).ravel()
         if p > 1:
             w = np.array([0.7] + [0.3 / (p - 1)] * (p - 1))
-            v["pose_weights"] = w
+            v["pose_w"] = w
         return self.schema.unconstrain(v)
 
     # ---- random numbers ------------------------------------------------------------------------
     def draws(self, seed: int) -> dict:
         """Every random number of a sample, from ``seed`` alone, in fixed-size independent blocks."""
         m = self.model
-        streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(7)]
+        streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(8)]
         return {
             "id_u": streams[0].uniform(), "id_z": streams[0].standard_normal(self.n_identity),
             "expr_u": streams[1].uniform(), "expr_z": streams[1].standard_normal(self.n_expression),
@@ -270,16 +260,17 @@ class FaceGenerator:
             "rest_id_z": streams[3].standard_normal(max(m.n_identity - self.n_identity, 0)),
             "rest_expr_z": streams[4].standard_normal(m.n_expression),
             "light_u": streams[5].uniform(size=(self.max_lights, 3)),
-            "albedo_u": streams[6].uniform(size=4),
+            "tex_u": streams[6].uniform(), "tex_z": streams[6].standard_normal(self.n_texture),
+            "rest_tex_z": streams[7].standard_normal(max(self.albedo_space.n_modes - self.n_texture, 0)),
         }
 
     # ---- grammar -------------------------------------------------------------------------------
     def sample_params(self, beta, seed: int) -> dict:
         """Coefficients and pose of sample (β, seed), without building or rendering the mesh.
 
-        Returns ``identity`` (model.n_identity,), ``expression`` (model.n_expression,), ``pose``
-        (yaw, pitch, roll) in radians, and the chosen components ``id_component``,
-        ``expr_component``, ``pose_component``.
+        Returns ``identity`` (model.n_identity,), ``expression`` (model.n_expression,), ``texture``
+        (the albedo space's modes,), ``pose`` (yaw, pitch, roll) in radians, and the chosen
+        components ``id_component``, ``expr_component``, ``tex_component``, ``pose_component``.
         """
         self.schema.check(beta, "beta")
         p = self.schema.constrained(np.asarray(beta, np.float64))
@@ -290,44 +281,47 @@ class FaceGenerator:
             raise ValueError(f"n_identity {n} > the model's {mdl.n_identity} identity modes")
         if m > mdl.n_expression:
             raise ValueError(f"n_expression {m} > the model's {mdl.n_expression} expression modes")
+        t, space = self.n_texture, self.albedo_space
+        if t > space.n_modes:
+            raise ValueError(f"n_texture {t} > the {space.n_modes} albedo modes of the model's space "
+                             f"({', '.join(space.names[:8])}{', ...' if space.n_modes > 8 else ''})")
 
-        ci = choose(p["id_weights"], r["id_u"]) if k > 1 else 0
+        ci = int(categorical_ppf(r["id_u"], p["id_w"])) if k > 1 else 0
         ident = np.empty(mdl.n_identity)
-        ident[:n] = p["id_means"][ci * n:(ci + 1) * n] + p["id_scales"][ci * n:(ci + 1) * n] * r["id_z"]
+        ident[:n] = p["id_mu"][ci * n:(ci + 1) * n] + p["id_sd"][ci * n:(ci + 1) * n] * r["id_z"]
         ident[n:] = self.rest_identity_std * r["rest_id_z"]
 
-        ce = choose(p["expr_weights"], r["expr_u"]) if k > 1 else 0
+        ce = int(categorical_ppf(r["expr_u"], p["expr_w"])) if k > 1 else 0
         blend = mdl.expression_kind == "blendshape"
         expr = self.rest_expression_scale * (np.abs(r["rest_expr_z"]) if blend else r["rest_expr_z"])
-        chosen = p["expr_means"][ce * m:(ce + 1) * m] + p["expr_scales"][ce * m:(ce + 1) * m] * r["expr_z"]
+        chosen = p["expr_mu"][ce * m:(ce + 1) * m] + p["expr_sd"][ce * m:(ce + 1) * m] * r["expr_z"]
         expr[self.expression_indices()] = chosen
         if blend:
             expr = np.clip(expr, 0.0, 1.0)
 
+        ct = int(categorical_ppf(r["tex_u"], p["tex_w"])) if k > 1 else 0
+        tex = np.empty(space.n_modes)
+        tex[:t] = p["tex_mu"][ct * t:(ct + 1) * t] + p["tex_sd"][ct * t:(ct + 1) * t] * r["tex_z"]
+        tex[t:] = self.rest_texture_std * r["rest_tex_z"]
+
         pp = self.n_pose_components
-        cp = choose(p["pose_weights"], r["pose_u"]) if pp > 1 else 0
-        mu = p["pose_means"][3 * cp:3 * cp + 3]
-        kappa = p["pose_concentrations"][3 * cp:3 * cp + 3]
+        cp = int(categorical_ppf(r["pose_u"], p["pose_w"])) if pp > 1 else 0
+        mu = p["pose_mu"][3 * cp:3 * cp + 3]
+        kappa = p["pose_kappa"][3 * cp:3 * cp + 3]
         lim = np.radians(np.asarray(self.max_pose_deg, np.float64))
         pose = np.clip(mu + vonmises_ppf(r["pose_v"], kappa), -lim, lim)
-        return {"identity": ident, "expression": expr, "pose": pose,
-                "id_component": ci, "expr_component": ce, "pose_component": cp}
+        return {"identity": ident, "expression": expr, "texture": tex, "pose": pose,
+                "id_component": ci, "expr_component": ce, "tex_component": ct, "pose_component": cp}
 
     def face_vertices(self, beta, seed: int) -> tuple[np.ndarray, dict]:
         """The unposed face mesh's vertices (model frame, cm) and ``sample_params``."""
         params = self.sample_params(beta, seed)
         return self.model.vertices(params["identity"], params["expression"]), params
 
-    def albedo(self, seed: int) -> tuple:
-        """Linear RGB albedo of sample ``seed``'s skin."""
-        if not self.albedo_variation:
-            return (self.base_albedo,) * 3
-        from hg_jax.render.pyrender_backend import srgb_to_linear  # numpy only, no GL at import
-
-        u = self.draws(seed)["albedo_u"]
-        srgb = SKIN_DARK_SRGB + u[0] * (SKIN_LIGHT_SRGB - SKIN_DARK_SRGB)
-        srgb = np.clip(srgb * (1.0 + 0.1 * (u[1:] - 0.5)), 0.0, 1.0)
-        return tuple(float(c) for c in srgb_to_linear(srgb))
+    def albedo(self, params: dict) -> np.ndarray | None:
+        """(V, 3) linear RGB albedo per vertex for ``sample_params``' texture coefficients, or None
+        without ``albedo_variation`` (the part's constant ``base_albedo`` then)."""
+        return self.albedo_space.linear(params["texture"]) if self.albedo_variation else None
 
     def lights(self, seed: int) -> tuple:
         """1..max_lights directional lights within ``light_cone_deg`` of the view axis (seed only)."""
@@ -348,13 +342,15 @@ class FaceGenerator:
 
     def generate(self, beta, seed: int) -> Scene:
         verts, params = self.face_vertices(beta, seed)
-        part = MeshPart(verts, self.model.triangles, color=self.albedo(seed), smooth=self.smooth)
+        part = MeshPart(verts, self.model.triangles, color=(self.base_albedo,) * 3, smooth=self.smooth,
+                        vertex_colors=self.albedo(params))
         meta = {"pose_deg": np.degrees(params["pose"]).round(3).tolist(),
-                "components": [params["id_component"], params["expr_component"], params["pose_component"]]}
+                "components": [params["id_component"], params["expr_component"], params["tex_component"],
+                               params["pose_component"]]}
         return self.scene((part,), params["pose"], self.lights(seed), meta)
 
 
-GENERATOR_FIELDS = ("model_path", "n_identity", "n_expression", "n_components", "n_pose_components")
+GENERATOR_FIELDS = ("model_path", "n_identity", "n_expression", "n_texture", "n_components", "n_pose_components")
 
 
 def generator_from_config(data) -> FaceGenerator:

@@ -38,6 +38,7 @@ import numpy as np
 import trimesh
 
 from hg_jax.generators import primitives
+from hg_jax.generators.sampling import rot_x, rot_y, yaw_pitch_roll
 from hg_jax.render.scene import Camera, Light, MeshPart, Scene
 
 NYU_INTRINSICS = (518.86, 519.47, 325.58, 253.74, 640.0, 480.0)   # fx, fy, cx, cy at 640x480
@@ -55,10 +56,11 @@ class SceneObject:
     half_extents: tuple          # (hx, hz): local footprint half sizes (local x, local z)
     height: float
 
-    def world_parts(self, translation=None, yaw=None) -> tuple:
-        """The parts in world coordinates, at the stored placement or at the one given."""
+    def world_parts(self, translation=None, yaw=None, pitch: float = 0.0, roll: float = 0.0) -> tuple:
+        """The parts in world coordinates, at the stored placement or at the one given: world =
+        R_y(yaw) R_x(pitch) R_z(roll) · local + translation (stored objects stand upright)."""
         t = self.translation if translation is None else np.asarray(translation, np.float64)
-        r = rot_y(self.yaw if yaw is None else float(yaw))
+        r = yaw_pitch_roll(self.yaw if yaw is None else float(yaw), float(pitch), float(roll))
         return tuple(dataclasses.replace(p, vertices=np.asarray(p.vertices, np.float64) @ r.T + t)
                      for p in self.parts)
 
@@ -89,12 +91,11 @@ class BaseScene:
 
     def to_scene(self, camera, width: int, height: int, placements=None, meta=None) -> Scene:
         """A renderable Scene. ``camera``: an index into ``cameras`` or a (4, 4) pose;
-        ``placements``: one (translation, yaw) per object (default: the stored ones)."""
+        ``placements``: one (translation, yaw[, pitch, roll]) per object (default: the stored ones)."""
         pose = self.cameras[camera] if np.ndim(camera) == 0 else np.asarray(camera, np.float64)
         parts = list(self.room)
         for i, o in enumerate(self.objects):
-            t, yaw = (None, None) if placements is None else placements[i]
-            parts.extend(o.world_parts(t, yaw))
+            parts.extend(o.world_parts(*(() if placements is None else placements[i])))
         intr = None if self.intrinsics is None else scale_intrinsics(self.intrinsics, width, height)
         return Scene(meshes=tuple(parts),
                      camera=Camera(np.asarray(pose, np.float64), yfov=self.yfov, intrinsics=intr,
@@ -104,25 +105,10 @@ class BaseScene:
 
 
 # ---- geometry helpers -------------------------------------------------------------------------
-def rot_y(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-
-
-def rot_x(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
-
-
-def rot_z(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-
-
 def camera_pose(eye, yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
     """Camera-to-world pose R_y(yaw) R_x(pitch) R_z(roll) at ``eye``; yaw 0 looks down -Z."""
     pose = np.eye(4)
-    pose[:3, :3] = rot_y(yaw) @ rot_x(pitch) @ rot_z(roll)
+    pose[:3, :3] = yaw_pitch_roll(yaw, pitch, roll)
     pose[:3, 3] = np.asarray(eye, np.float64)
     return pose
 

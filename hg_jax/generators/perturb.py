@@ -3,21 +3,24 @@
     S → E, P;   E → T_shapes · R_shapes · E0;   P → T_camera · R_camera · P0
 
 E0 / P0 is a base scene and one of its cameras (``indoor.procedural_scene`` or a folder read by
-``scene_files.load_base_scene``). Every object gets its own translation offset on the floor plane
-(world x, z) from a mixture of K uncorrelated (diagonal) Gaussians and its own yaw offset from a
-mixture of K von Mises; the camera gets a world (x, y, z) offset from a K-Gaussian mixture and
-(yaw, pitch, roll) offsets from a K-von-Mises mixture (one component choice per draw, shared by the
-coordinates of that draw). Camera angles add to the base pose's R_y(yaw) R_x(pitch) R_z(roll)
-decomposition (``indoor.camera_angles``), so "pitch" stays the tilt against the horizon.
+``scene_files.load_base_scene``). Objects and camera are perturbed alike: each object gets its own
+world (x, y, z) translation offset from a mixture of K uncorrelated (diagonal) Gaussians and its
+own (yaw, pitch, roll) offsets from a mixture of K von Mises; the camera gets one of each from its
+own two mixtures (one component choice per draw, shared by the coordinates of that draw).
+Camera angles add to the base pose's R_y(yaw) R_x(pitch) R_z(roll) decomposition
+(``indoor.camera_angles``), so "pitch" stays the tilt against the horizon. An object is turned as
+R_y(yaw₀ + yaw) R_x(pitch) R_z(roll) about its local origin (the centre of its footprint on its
+support; base objects stand upright, yaw₀ is the base yaw): pitch > 0 tips its top towards its
+front (local +Z), roll > 0 tips its top towards its local −X.
 
 β (K = ``components``; constrained values by ``schema.constrained``):
 
-    obj_shift_w   K     simplex   mixture weights of the object (x, z) offsets
-    obj_shift_mu  2K    real      component means, metres, [k0_x, k0_z, k1_x, k1_z, ...]
-    obj_shift_sd  2K    positive  component standard deviations, metres
-    obj_yaw_w     K     simplex
-    obj_yaw_mu    K     real      radians
-    obj_yaw_kappa K     positive  von Mises concentrations
+    obj_shift_w   K     simplex   mixture weights of the object (x, y, z) offsets
+    obj_shift_mu  3K    real      component means, metres, [k0_x, k0_y, k0_z, k1_x, ...]
+    obj_shift_sd  3K    positive  component standard deviations, metres
+    obj_rot_w     K     simplex
+    obj_rot_mu    3K    real      (yaw, pitch, roll) per component, radians
+    obj_rot_kappa 3K    positive  von Mises concentrations
     cam_shift_w   K     simplex
     cam_shift_mu  3K    real      world (x, y, z) per component
     cam_shift_sd  3K    positive
@@ -26,26 +29,39 @@ decomposition (``indoor.camera_angles``), so "pitch" stays the tilt against the 
     cam_rot_kappa 3K    positive
 
 (for K = 1 the ``*_w`` fields are left out: a simplex needs two entries). ``default_beta()``:
-small perturbations, a narrow component with weight 0.7 and a wider one with weight 0.3: object
-shift sd 0.1 / 0.3 m, object yaw κ 100 / 10 (≈ 6° / 18°), camera shift sd 0.1 / 0.25 m (y: 0.05 /
-0.1), camera yaw/pitch/roll κ 400 / 60 (≈ 3° / 7.5°); all means 0.
+small perturbations, a narrow component with weight 0.7 and a wider one with weight 0.3; all means
+0. Objects: shift sd (x, y, z) = (0.1, 0.005, 0.1) / (0.3, 0.01, 0.3) m, yaw κ 100 / 10
+(≈ 6° / 18°), pitch and roll κ 1e4 / 2500 (≈ 0.6° / 1.1°: upright to the eye). Camera: shift sd
+0.1 / 0.25 m (y: 0.05 / 0.1), yaw/pitch/roll κ 400 / 60 (≈ 3° / 7.5°).
 
 Common random numbers: ``draws(seed)`` takes, from ``np.random.default_rng(seed)`` and in a fixed
-order, for each of ``max_objects`` object slots two component uniforms, two standard normals and
-one von Mises uniform, and for the camera two component uniforms, three normals and three von Mises
-uniforms -- whether or not a slot is used, whatever β is. A component is the inverse CDF of its
-uniform under the weights; a Gaussian value is mu + sd·z; a von Mises value is mu + F⁻¹_κ(u)
-(``vonmises_ppf``, the exact inverse CDF), so every value is continuous in β (the component
-choice is piecewise constant and jumps only where a weight's CDF crosses the uniform). The seed
-also picks the base scene: scene ``seed mod n_scenes`` and its camera ``(seed // n_scenes) mod
-n_cameras``.
+order, for each of ``max_objects`` object slots two component uniforms, three standard normals and
+three von Mises uniforms, and for the camera two component uniforms, three normals and three von
+Mises uniforms -- whether or not a slot is used, whatever β is. (The objects' y normals and
+pitch / roll uniforms come last in the stream, so the x, z and yaw draws of a seed are those of a
+grammar without them.) A component is the inverse CDF of its uniform under the weights
+(``sampling.categorical_ppf``); a Gaussian value is mu + sd·z; a von Mises value is
+mu + F⁻¹_κ(u) (``sampling.vonmises_ppf``, the exact inverse CDF), so every value is continuous in
+β (the component choice is piecewise constant and jumps only where a weight's CDF crosses the
+uniform). The seed also picks the base scene: scene ``seed mod n_scenes`` and its camera
+``(seed // n_scenes) mod n_cameras``.
 
-Clamping (documented, continuous): an object keeps its height (y offset 0: furniture stays on the
-floor) and its centre is clamped so that its yawed footprint stays inside the room's interior box;
-perturbed objects may overlap each other (the paper's grammar has no collision rule). The camera
-eye is clamped into the interior box shrunk by ``camera_margin`` (x, z and ceiling; at least
-``camera_min_height`` above the floor), and pitch to ±85° (no flips over the pole). The camera
-may end up inside a piece of furniture (back faces are culled, so it sees past it).
+Implausible placements (a documented policy, continuous in β, tests/test_perturb.py): an object's
+extent is the box [−hx, hx] × [0, height] × [−hz, hz] of its local frame, turned with it.
+- Support: its lowest point (of the turned box: a tilted object whose box corner is empty space,
+  e.g. between chair legs, stands that little above the floor) goes to its base lowest point plus
+  the y offset, clamped to at least the floor: a tilted object rests on its support instead of sinking into it, a negative y offset
+  leaves it on the floor (so β can learn "on the floor" with a negative y mean), and a positive one
+  lifts it -- it floats by that much, which is what the grammar's y translation means; β0 keeps it
+  within millimetres. The top stays below the ceiling when the object fits under it.
+- Walls: its centre is clamped so that its turned box stays inside the room's interior in x and
+  z; an object wider than the room is centred in it.
+- Objects may overlap each other and objects standing on others may sink into them (the paper's
+  grammar has no collision rule). ``scene.meta["clamped_objects"]`` counts the objects a clamp
+  moved (floor, ceiling or walls).
+The camera eye is clamped into the interior box shrunk by ``camera_margin`` (x, z and ceiling; at
+least ``camera_min_height`` above the floor), and pitch to ±85° (no flips over the pole). The
+camera may end up inside a piece of furniture (back faces are culled, so it sees past it).
 
 Framing: with ``square_crop`` (default) a square render shows the centred square crop of the base
 camera's image (NYU: the central 480×480 of 640×480, vertical and horizontal FOV 50°), exactly
@@ -63,13 +79,12 @@ import dataclasses
 from typing import Union
 
 import numpy as np
-from scipy import special
-
 from hg_jax.beta import BetaSchema
 from hg_jax.generators import indoor
+from hg_jax.generators.sampling import categorical_ppf, vonmises_ppf, yaw_pitch_roll
 from hg_jax.render.scene import Scene
 
-_GROUPS = (("obj_shift", 2, "gauss"), ("obj_yaw", 1, "vm"), ("cam_shift", 3, "gauss"), ("cam_rot", 3, "vm"))
+_GROUPS = (("obj_shift", 3, "gauss"), ("obj_rot", 3, "vm"), ("cam_shift", 3, "gauss"), ("cam_rot", 3, "vm"))
 
 
 def make_schema(components: int) -> BetaSchema:
@@ -85,76 +100,36 @@ def make_schema(components: int) -> BetaSchema:
     return BetaSchema.of(*fields)
 
 
-# ---- von Mises inverse CDF --------------------------------------------------------------------
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(64)
-
-
-def vonmises_pdf(x, kappa):
-    x, kappa = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(kappa, np.float64))
-    return np.exp(-2.0 * kappa * np.sin(0.5 * x) ** 2) / (2 * np.pi * special.i0e(kappa))
-
-
-def vonmises_cdf(x, kappa):
-    """CDF of the von Mises(0, κ) on [-π, π]: 1/2 + sign(x) ∫_0^|x| pdf, by 64-point
-    Gauss-Legendre on [0, min(|x|, 12/√κ)] (beyond 12/√κ the density is < e^-70 of its peak)."""
-    x, kappa = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(kappa, np.float64))
-    a = np.minimum(np.clip(np.abs(x), 0.0, np.pi), 12.0 / np.sqrt(np.maximum(kappa, 1e-300)))
-    t = 0.5 * a[..., None] * (_GL_X + 1.0)
-    integral = 0.5 * a * np.sum(_GL_W * vonmises_pdf(t, kappa[..., None]), axis=-1)
-    return 0.5 + np.sign(x) * integral
-
-
-def vonmises_ppf(u, kappa, tol: float = 1e-13, max_iter: int = 60):
-    """Inverse CDF of the von Mises(0, κ) on (-π, π): safeguarded Newton (bisection fallback),
-    started from the wrapped-normal approximation. Vectorised over u and κ; monotone and smooth
-    in both, so mu + vonmises_ppf(u, κ) is continuous in (mu, κ) for a fixed uniform u."""
-    u, kappa = np.broadcast_arrays(np.asarray(u, np.float64), np.asarray(kappa, np.float64))
-    u = np.clip(u, 1e-15, 1 - 1e-15)
-    lo, hi = np.full(u.shape, -np.pi), np.full(u.shape, np.pi)
-    ratio = special.i1e(kappa) / np.maximum(special.i0e(kappa), 1e-300)
-    sd = np.sqrt(np.maximum(-2.0 * np.log(np.maximum(ratio, 1e-300)), 1e-300))
-    x = np.clip(special.ndtri(u) * sd, -np.pi + 1e-9, np.pi - 1e-9)
-    for _ in range(max_iter):
-        f = vonmises_cdf(x, kappa) - u
-        lo = np.where(f < 0, x, lo)
-        hi = np.where(f > 0, x, hi)
-        if np.all(np.abs(f) < tol):
-            break
-        p = vonmises_pdf(x, kappa)
-        step = np.where(p > 1e-300, f / np.maximum(p, 1e-300), np.inf)
-        nx = x - step
-        bad = ~((nx > lo) & (nx < hi)) | ~np.isfinite(nx)
-        x = np.where(bad, 0.5 * (lo + hi), nx)
-    return x
-
-
 # ---- mixtures -----------------------------------------------------------------------------------
-def _component(weights, u):
-    cdf = np.cumsum(weights)
-    return np.minimum(np.searchsorted(cdf, np.asarray(u) * cdf[-1], side="right"), len(cdf) - 1)
-
-
 def sample_perturbation(p: dict, r: dict, components: int) -> dict:
     """Offsets from constrained β ``p`` and the draws ``r`` of one seed (all object slots).
 
-    Returns ``obj_shift`` (S, 2) world (x, z) metres, ``obj_yaw`` (S,), ``cam_shift`` (3,),
-    ``cam_rot`` (3,) (yaw, pitch, roll offsets), and the chosen components ``*_k``."""
+    Returns ``obj_shift`` (S, 3) world (x, y, z) metres, ``obj_rot`` (S, 3) (yaw, pitch, roll)
+    radians, ``cam_shift`` (3,), ``cam_rot`` (3,), and the chosen components ``*_k``."""
     k = int(components)
     out = {}
     for name, dim, kind in _GROUPS:
         prefix = name.split("_")[0]
         u = r[f"{prefix}_u"][..., 0 if kind == "gauss" else 1]
-        comp = _component(p[f"{name}_w"], u) if k > 1 else np.zeros(np.shape(u), int)
+        comp = categorical_ppf(u, p[f"{name}_w"]) if k > 1 else np.zeros(np.shape(u), int)
         mu = np.asarray(p[f"{name}_mu"]).reshape(k, dim)[comp]
         if kind == "gauss":
             val = mu + np.asarray(p[f"{name}_sd"]).reshape(k, dim)[comp] * r[f"{prefix}_z"]
         else:
             kap = np.asarray(p[f"{name}_kappa"]).reshape(k, dim)[comp]
             val = mu + vonmises_ppf(r[f"{prefix}_v"], kap)
-        if name == "obj_yaw":
-            val = val[..., 0]
         out[name], out[f"{name}_k"] = val, comp
     return out
+
+
+def turned_box(half_extents, height: float, yaw: float, pitch: float, roll: float):
+    """World-axis (min, max) corners, relative to the local origin, of an object's local box
+    [−hx, hx] × [0, height] × [−hz, hz] turned by R_y(yaw) R_x(pitch) R_z(roll). Continuous in the
+    angles (a max over the eight corners), and for an upright object the yawed footprint's extent."""
+    hx, hz = half_extents
+    corners = np.array([[x, y, z] for x in (-hx, hx) for y in (0.0, height) for z in (-hz, hz)], np.float64)
+    turned = corners @ yaw_pitch_roll(yaw, pitch, roll).T
+    return turned.min(0), turned.max(0)
 
 
 # ---- base scene sources ---------------------------------------------------------------------------
@@ -212,14 +187,16 @@ class PerturbedIndoorGenerator:
         return make_schema(self.components)
 
     def default_beta(self) -> np.ndarray:
-        return self.beta_from(obj_shift_sd=(0.1, 0.3), obj_yaw_kappa=(100.0, 10.0),
+        return self.beta_from(obj_shift_sd=((0.1, 0.005, 0.1), (0.3, 0.01, 0.3)),
+                              obj_rot_kappa=((100.0, 1e4, 1e4), (10.0, 2500.0, 2500.0)),
                               cam_shift_sd=((0.1, 0.05, 0.1), (0.25, 0.1, 0.25)),
                               cam_rot_kappa=((400.0,) * 3, (60.0,) * 3))
 
     def beta_from(self, weights=(0.7, 0.3), **values) -> np.ndarray:
-        """β from readable values: per group, ``<group>_mu`` / ``_sd`` / ``_kappa`` given per
-        component (broadcast over the coordinates) or flat; ``weights`` (or ``<group>_w``) for every
-        mixture; means default to 0."""
+        """β from readable values: per group, ``<group>_mu`` / ``_sd`` / ``_kappa`` given as one
+        number, one per component (broadcast over the coordinates), one row ``((x, y, z),)`` for
+        every component, or flat; ``weights`` (or ``<group>_w``) for every mixture; means default
+        to 0."""
         k = self.components
         named = {}
         for name, dim, kind in _GROUPS:
@@ -229,7 +206,9 @@ class PerturbedIndoorGenerator:
                 named[f"{name}_w"] = w
             for part, default in (("mu", 0.0), (second, 0.1 if kind == "gauss" else 100.0)):
                 v = np.asarray(values.pop(f"{name}_{part}", default), np.float64)
-                if v.size == k * dim:
+                if v.shape == (1, dim):
+                    v = np.repeat(v, k, axis=0)
+                elif v.size == k * dim:
                     v = v.reshape(k, dim)
                 elif v.size == k:
                     v = np.repeat(v.reshape(k, 1), dim, axis=1)
@@ -247,9 +226,13 @@ class PerturbedIndoorGenerator:
         """Everything random about a sample, from the seed alone (never from β)."""
         rng = np.random.default_rng(int(seed))
         s = self.max_objects
-        return {"obj_u": rng.uniform(size=(s, 2)), "obj_z": rng.standard_normal((s, 2)),
-                "obj_v": rng.uniform(size=(s, 1)),
-                "cam_u": rng.uniform(size=2), "cam_z": rng.standard_normal(3), "cam_v": rng.uniform(size=3)}
+        out = {"obj_u": rng.uniform(size=(s, 2)), "obj_z": rng.standard_normal((s, 2)),
+               "obj_v": rng.uniform(size=(s, 1)),
+               "cam_u": rng.uniform(size=2), "cam_z": rng.standard_normal(3), "cam_v": rng.uniform(size=3)}
+        z_y, v_tilt = rng.standard_normal((s, 1)), rng.uniform(size=(s, 2))
+        out["obj_z"] = np.concatenate([out["obj_z"][:, :1], z_y, out["obj_z"][:, 1:]], axis=1)   # x, y, z
+        out["obj_v"] = np.concatenate([out["obj_v"], v_tilt], axis=1)                            # yaw, pitch, roll
+        return out
 
     def perturbation(self, beta, seed: int) -> dict:
         """The sampled offsets for every object slot and the camera (no scene built, no render)."""
@@ -293,21 +276,24 @@ class PerturbedIndoorGenerator:
                                    "clamped_objects": int(np.sum(shifts))})
 
     def place_objects(self, base, d):
-        """Perturbed (translation, yaw) per object, clamped into the room; and which were clamped."""
-        lo, hi = base.bounds[0], base.bounds[1]
+        """Perturbed (translation, yaw, pitch, roll) per object, with the room's clamps (module doc);
+        and which objects a clamp moved."""
+        lo, hi = np.asarray(base.bounds[0], np.float64), np.asarray(base.bounds[1], np.float64)
         out, clamped = [], []
         for i, o in enumerate(base.objects):
-            yaw = o.yaw + float(d["obj_yaw"][i])
-            t = np.asarray(o.translation, np.float64).copy()
-            t[0] += d["obj_shift"][i, 0]
-            t[2] += d["obj_shift"][i, 1]
-            ext = indoor.footprint_extent(o.half_extents, yaw)
-            want = t.copy()
-            for axis, e in ((0, ext[0]), (2, ext[1])):
-                a, b = lo[axis] + e, hi[axis] - e
-                t[axis] = 0.5 * (lo[axis] + hi[axis]) if a > b else np.clip(t[axis], a, b)
-            clamped.append(not np.allclose(t, want))
-            out.append((t, yaw))
+            yaw, pitch, roll = o.yaw + float(d["obj_rot"][i, 0]), float(d["obj_rot"][i, 1]), float(d["obj_rot"][i, 2])
+            box_lo, box_hi = turned_box(o.half_extents, o.height, yaw, pitch, roll)
+            want = np.asarray(o.translation, np.float64) + d["obj_shift"][i]
+            t = want.copy()
+            for axis in (0, 2):
+                a, b = lo[axis] - box_lo[axis], hi[axis] - box_hi[axis]
+                t[axis] = 0.5 * (a + b) if a > b else np.clip(t[axis], a, b)
+            # the lowest point moves with the y offset from where it was on the upright object
+            bottom = o.translation[1] + d["obj_shift"][i, 1]
+            top_room = max(hi[1] - (box_hi[1] - box_lo[1]), lo[1])
+            t[1] = np.clip(bottom, lo[1], top_room) - box_lo[1]
+            clamped.append(not np.allclose(t[[0, 2]], want[[0, 2]]) or bool(bottom != np.clip(bottom, lo[1], top_room)))
+            out.append((t, yaw, pitch, roll))
         return out, np.array(clamped, bool)
 
     def place_camera(self, base, pose, d) -> np.ndarray:

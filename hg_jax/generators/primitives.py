@@ -1,13 +1,11 @@
-"""Watertight primitive meshes for the CSG grammar, centred at the origin, the geometry the
-grammar's transformations need (rotations, the attachment point), and the random directional
-lights the generators share. numpy + trimesh, no jax."""
+"""Watertight primitive meshes for the CSG grammar, centred at the origin, and the attachment point
+its transformations need. numpy + trimesh, no jax."""
 from __future__ import annotations
 
 import numpy as np
 import trimesh
 
 from hg_jax.generators import solids
-from hg_jax.render.scene import Light
 
 
 def sphere(radius: float, subdivisions: int = 3) -> trimesh.Trimesh:
@@ -30,20 +28,6 @@ def tetrahedron(size: float) -> trimesh.Trimesh:
     mesh = trimesh.Trimesh(*solids.tetrahedron(size), process=True)
     trimesh.repair.fix_normals(mesh)
     return mesh
-
-
-def rotation(axis_normals: np.ndarray, angle: float) -> np.ndarray:
-    """3x3 rotation by ``angle`` about the axis given by three standard normals (uniform direction)."""
-    axis = np.asarray(axis_normals, np.float64)
-    axis = axis / max(np.linalg.norm(axis), 1e-12)
-    return trimesh.transformations.rotation_matrix(angle, axis)[:3, :3]
-
-
-def uniform_rotation(four_normals: np.ndarray) -> np.ndarray:
-    """A uniformly random rotation from four standard normals (a normalised quaternion)."""
-    q = np.asarray(four_normals, np.float64)
-    q = q / max(np.linalg.norm(q), 1e-12)
-    return trimesh.transformations.quaternion_matrix(q)[:3, :3]
 
 
 def surface_point(mesh: trimesh.Trimesh, direction_normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,22 +71,3 @@ def surface_point_of(vertices: np.ndarray, faces: np.ndarray,
     mesh = trimesh.Trimesh(v, faces, process=False)
     closest, _, _ = trimesh.proximity.closest_point(mesh, origin[None])
     return closest[0], u
-
-
-def random_lights(u: np.ndarray, min_lights: int, max_lights: int, cone_deg: float,
-                  intensity: float) -> tuple:
-    """Directional lights from uniforms ``u`` (max_lights, 3): a count uniform over
-    min..max_lights, each light from a direction uniform on the cap of half-angle ``cone_deg``
-    around the camera's axis (+z, world frame = camera frame), intensities summing to
-    ``intensity``."""
-    span = max_lights - min_lights + 1
-    n = min_lights + min(int(u[0, 0] * span), span - 1)
-    cos_max = np.cos(np.radians(cone_deg))
-    lights = []
-    for k in range(n):
-        cos_t = 1 - u[k, 1] * (1 - cos_max)
-        phi = 2 * np.pi * u[k, 2]
-        sin_t = np.sqrt(max(1 - cos_t ** 2, 0.0))
-        to_light = np.array([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t])
-        lights.append(Light(tuple(-to_light), intensity=intensity / n))
-    return tuple(lights)

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from hg_jax import colour
+
 TARGETS = ("normals", "depth", "intrinsic")
 # the renderer maps each target needs: a pass nothing needs is not rendered (pyrender_backend.py)
 MAPS = {"normals": ("color", "normals"), "depth": ("color",), "intrinsic": ("color", "albedo")}
@@ -19,8 +21,8 @@ IMAGES = ("gray", "rgb")
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) -> (H, W, 1), Rec. 709 weights on linear values."""
-    return (rgb[..., :3] @ np.array([0.2126, 0.7152, 0.0722], np.float32))[..., None]
+    """(H, W, 3) float32 -> (H, W, 1) float32, Rec. 709 weights on linear values."""
+    return colour.luminance(rgb, np.float32)[..., None]
 
 
 def make_sample(out: dict, target: str, image: str) -> dict:

@@ -30,6 +30,7 @@ import os
 import numpy as np
 import trimesh
 
+from hg_jax.colour import linear_to_srgb, srgb_to_linear
 from hg_jax.generators import indoor
 from hg_jax.render.scene import Light, MeshPart, look_at
 from hg_jax.errors import DataError, DataNotFound
@@ -37,16 +38,6 @@ from hg_jax.errors import DataError, DataNotFound
 MESH_EXTS = (".obj", ".ply", ".glb", ".gltf", ".off", ".stl")
 ROOM_PREFIXES = ("room", "wall", "floor", "ceiling")
 DEFAULT_LIGHTS = (Light((0.3, -1.0, 0.2), 2.4), Light((-0.6, -0.5, 0.4), 1.2), Light((0.5, -0.8, -0.6), 0.4))
-
-
-def _srgb_to_linear(c):
-    c = np.asarray(c, np.float64)
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def _linear_to_srgb(c):
-    c = np.clip(np.asarray(c, np.float64), 0, 1)
-    return np.where(c <= 0.0031308, 12.92 * c, 1.055 * c ** (1 / 2.4) - 0.055)
 
 
 def _color(mesh: trimesh.Trimesh) -> tuple:
@@ -60,7 +51,7 @@ def _color(mesh: trimesh.Trimesh) -> tuple:
             c = np.mean(np.asarray(vis.vertex_colors, np.float64), axis=0)
         else:
             return (0.7, 0.7, 0.7)
-        return tuple(float(v) for v in _srgb_to_linear(np.asarray(c, np.float64)[:3] / 255.0))
+        return tuple(float(v) for v in srgb_to_linear(np.asarray(c, np.float64)[:3] / 255.0))
     except Exception:
         return (0.7, 0.7, 0.7)
 
@@ -80,7 +71,7 @@ def _parts(mesh: trimesh.Trimesh, where: str) -> list[MeshPart]:
                 sel = f[inverse.reshape(-1) == k]
                 used, local = np.unique(sel, return_inverse=True)
                 out.append(MeshPart(v[used], local.reshape(-1, 3),
-                                    tuple(float(x) for x in _srgb_to_linear(c / 255.0))))
+                                    tuple(float(x) for x in srgb_to_linear(c / 255.0))))
             return out
     return [MeshPart(v, f, _color(mesh))]
 
@@ -233,7 +224,7 @@ def save_base_scene(base: indoor.BaseScene, folder: str) -> str:
         meshes = []
         for p in parts:
             m = trimesh.Trimesh(np.asarray(p.vertices, np.float64), np.asarray(p.faces), process=False)
-            rgb = np.round(_linear_to_srgb(np.asarray(p.color)[:3]) * 255).astype(np.uint8)
+            rgb = np.round(linear_to_srgb(np.asarray(p.color)[:3]) * 255).astype(np.uint8)
             m.visual.face_colors = np.tile(np.append(rgb, 255), (len(p.faces), 1))
             meshes.append(m)
         trimesh.util.concatenate(meshes).export(path)

@@ -26,7 +26,7 @@ import dataclasses
 import numpy as np
 
 from hg_jax.beta import BetaSchema
-from hg_jax.generators.primitives import random_lights, uniform_rotation  # noqa: F401 (data/textured uses it)
+from hg_jax.generators.sampling import random_lights, uniform_rotation
 from hg_jax.generators.textures import TextureGenerator
 from hg_jax.render.scene import Camera, Light, MeshPart, Scene, look_at
 

@@ -8,15 +8,18 @@ Painter's algorithm on a square canvas that tiles (a torus, so copies join witho
   ``max_tiles`` / ``max_polygons`` (the cap moves the tail's mass onto the cap; keep the rates well
   below the caps).
 - A polygon has k edges, k categorical over ``min_edges .. max_edges`` (simplex in β). Its vertices
-  are anchor + offset: the anchor's x and y are independent draws from a truncated Gaussian
-  mixture on [0, 1] (weights, means, scales in β), each vertex's x and y offsets independent
-  truncated Gaussians N(0, size²) on [-1/2, 1/2] (``size`` in β). Vertices go round the anchor in
+  are anchor + offset, each coordinate a draw from a truncated Gaussian mixture (paper §5.4): the
+  anchor's x and y independent draws from the anchor mixture on [0, 1] (``anchor_w``,
+  ``anchor_mu``, ``anchor_sd``), and every vertex's x and y offsets independent draws from the
+  vertex mixture on [-1/2, 1/2] (``vertex_w``, ``vertex_mu``, ``vertex_sd``; each component
+  truncated to the interval, one component choice per coordinate). ``vertex_sd`` sets the
+  polygons' size, ``vertex_mu`` ≠ 0 skews them along the diagonal. Vertices go round the anchor in
   the order of the angles of their offsets' *standard-normal* equivalents, which the seed alone
   fixes, so the order never flips under a change of β (sorting the offsets themselves would).
 - Perlin noise perturbs each polygon twice: its outline (every edge cut into ``edge_subdiv``
   pieces, each point displaced by ``warp`` × a 2-D periodic Perlin vector field; β has ``warp``),
   and its colour (× 1 + ``noise_contrast`` · a periodic Perlin field, shifted per polygon).
-- Colours are HSV: hue ~ N(hue_mu, hue_sigma²) mod 1, saturation and value logit-normal; read
+- Colours are HSV: hue ~ N(hue_mu, hue_sd²) mod 1, saturation and value logit-normal; read
   as linear RGB albedo.
 
 Rasterisation: every polygon (with its 8 torus copies) is drawn with its label into one label
@@ -28,7 +31,7 @@ by small steps as vertices move (PIL snaps vertices to the sub-pixel grid: steps
 Common random numbers: ``draws(seed)`` takes every random number from ``default_rng(seed)`` in
 fixed-size blocks (``max_polygons`` + 1 polygons × ``max_edges`` vertices, the noise lattices, ...)
 whatever β is. Counts are inverse CDFs of fixed uniforms, truncated Gaussians are
-``truncnorm.ppf`` of fixed uniforms, colours are μ + σ·z of fixed normals: ``texture(β, r)`` is
+inverse CDFs of fixed uniforms (``sampling.py``), colours are μ + σ·z of fixed normals: ``texture(β, r)`` is
 deterministic, continuous in the continuous parts of β, and jumps only where a uniform crosses a
 count's or category's threshold.
 """
@@ -40,39 +43,21 @@ import dataclasses
 import numpy as np
 from PIL import Image, ImageDraw
 from scipy.special import expit, ndtri
-from scipy.stats import poisson, truncnorm
 
 from hg_jax.beta import BetaSchema
+from hg_jax.generators.sampling import categorical_ppf, truncated_mixture_ppf, zero_truncated_poisson_ppf
 
 
 def make_schema(n_edges: int, n_components: int) -> BetaSchema:
     return BetaSchema.of(
-        ("tiles_rate", 1, "positive"), ("polygons_rate", 1, "positive"), ("edges", n_edges, "simplex"),
-        ("anchor_weights", n_components, "simplex"), ("anchor_mu", n_components, "real"),
-        ("anchor_sigma", n_components, "positive"), ("size", 1, "positive"), ("warp", 1, "positive"),
-        ("hue_mu", 1, "real"), ("hue_sigma", 1, "positive"), ("sat_mu", 1, "real"),
-        ("sat_sigma", 1, "positive"), ("val_mu", 1, "real"), ("val_sigma", 1, "positive"),
+        ("tiles_rate", 1, "positive"), ("polygons_rate", 1, "positive"), ("edges_w", n_edges, "simplex"),
+        ("anchor_w", n_components, "simplex"), ("anchor_mu", n_components, "real"),
+        ("anchor_sd", n_components, "positive"), ("vertex_w", n_components, "simplex"),
+        ("vertex_mu", n_components, "real"), ("vertex_sd", n_components, "positive"), ("warp", 1, "positive"),
+        ("hue_mu", 1, "real"), ("hue_sd", 1, "positive"), ("sat_mu", 1, "real"),
+        ("sat_sd", 1, "positive"), ("val_mu", 1, "real"), ("val_sd", 1, "positive"),
         ("noise_contrast", 1, "prob"),
     )
-
-
-def zero_truncated_poisson(u, rate: float, cap: int) -> np.ndarray:
-    """Inverse CDF of the zero-truncated Poisson(rate) at uniforms ``u``, capped at ``cap``.
-
-    P(N ≤ k | N ≥ 1) < u  ⟺  sf(k) > (1 − u)(1 − e^{−rate}); the survival function keeps the
-    comparison accurate for small rates, where the CDF difference would cancel.
-    """
-    u = np.asarray(u, np.float64)
-    k = np.arange(1, cap)
-    sf = poisson.sf(k, rate)                                     # P(N > k)
-    threshold = (1.0 - u)[..., None] * -np.expm1(-rate)
-    return 1 + np.sum(sf > threshold, axis=-1)
-
-
-def categorical(u, probs) -> np.ndarray:
-    """Inverse CDF of a categorical over 0..len(probs)-1 at uniforms ``u``."""
-    cdf = np.cumsum(probs)
-    return np.minimum(np.searchsorted(cdf, np.asarray(u) * cdf[-1], side="right"), len(probs) - 1)
 
 
 def periodic_perlin(points: np.ndarray, angles: np.ndarray) -> np.ndarray:
@@ -125,7 +110,7 @@ class TextureGenerator:
     max_polygons: int = 24
     min_edges: int = 3
     max_edges: int = 8
-    n_components: int = 2         # anchor mixture components
+    n_components: int = 2         # components of the anchor and of the vertex mixtures (>= 2)
     edge_subdiv: int = 6          # outline points per edge, displaced by the Perlin warp
     noise_cells: int = 4          # Perlin lattice cells per canvas side (outline and colour)
 
@@ -136,6 +121,9 @@ class TextureGenerator:
         for name in ("supersample", "max_tiles", "max_polygons", "n_components", "edge_subdiv", "noise_cells"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 raise ValueError(f"TextureGenerator.{name} must be an int >= 1, got {getattr(self, name)!r}")
+        if self.n_components < 2:
+            raise ValueError(f"TextureGenerator.n_components must be >= 2 (mixture weights are a simplex), "
+                             f"got {self.n_components}")
         if not (3 <= self.min_edges < self.max_edges):
             raise ValueError(f"TextureGenerator edges: need 3 <= min_edges < max_edges, got "
                              f"{self.min_edges}, {self.max_edges}")
@@ -147,15 +135,17 @@ class TextureGenerator:
         return make_schema(self.max_edges - self.min_edges + 1, self.n_components)
 
     def default_beta(self) -> np.ndarray:
-        """About 2.3 tiles per side, 6.0 polygons of radius ~0.15 canvas around two clusters,
-        all edge counts equally likely, muted mid-bright colours around orange, mild noise."""
+        """About 2.3 tiles per side, 6.0 polygons of radius ~0.15 canvas (vertex offsets sd 0.12
+        and 0.18, mean 0) around two clusters, all edge counts equally likely, muted mid-bright
+        colours around orange, mild noise."""
         k = self.n_components
         return self.schema.unconstrain({
-            "tiles_rate": 2.0, "polygons_rate": 6.0, "edges": np.ones(self.max_edges - self.min_edges + 1),
-            "anchor_weights": np.ones(k), "anchor_mu": np.linspace(0.3, 0.7, k) if k > 1 else 0.5,
-            "anchor_sigma": 0.2, "size": 0.15, "warp": 0.02,
-            "hue_mu": 0.08, "hue_sigma": 0.25, "sat_mu": 0.0, "sat_sigma": 1.0,
-            "val_mu": 0.4, "val_sigma": 0.8, "noise_contrast": 0.2,
+            "tiles_rate": 2.0, "polygons_rate": 6.0, "edges_w": np.ones(self.max_edges - self.min_edges + 1),
+            "anchor_w": np.ones(k), "anchor_mu": np.linspace(0.3, 0.7, k) if k > 1 else 0.5,
+            "anchor_sd": 0.2, "vertex_w": np.ones(k), "vertex_mu": 0.0, "vertex_sd": np.linspace(0.12, 0.18, k),
+            "warp": 0.02,
+            "hue_mu": 0.08, "hue_sd": 0.25, "sat_mu": 0.0, "sat_sd": 1.0,
+            "val_mu": 0.4, "val_sd": 0.8, "noise_contrast": 0.2,
         })
 
     # ---- random numbers ------------------------------------------------------------------------
@@ -173,6 +163,7 @@ class TextureGenerator:
             "colour": rng.standard_normal((p, 3)),          # hue, saturation, value
             "shift": rng.integers(0, self.canvas_size, size=(p, 2)),
             "lattice": rng.uniform(size=(3, f, f)),          # warp x, warp y, colour
+            "offset_comp": rng.uniform(size=(p, e, 2)),      # last: the blocks above keep their values
         }
 
     # ---- grammar -------------------------------------------------------------------------------
@@ -181,9 +172,9 @@ class TextureGenerator:
         return self.schema.constrained(np.asarray(beta, np.float64))
 
     def _counts(self, p: dict, r: dict) -> tuple[int, int, np.ndarray]:
-        n_tiles = int(zero_truncated_poisson(r["counts"][0], p["tiles_rate"][0], self.max_tiles))
-        n_poly = int(zero_truncated_poisson(r["counts"][1], p["polygons_rate"][0], self.max_polygons))
-        edges = self.min_edges + categorical(r["edges"][1:n_poly + 1], p["edges"])
+        n_tiles = int(zero_truncated_poisson_ppf(r["counts"][0], p["tiles_rate"][0], self.max_tiles))
+        n_poly = int(zero_truncated_poisson_ppf(r["counts"][1], p["polygons_rate"][0], self.max_polygons))
+        edges = self.min_edges + categorical_ppf(r["edges"][1:n_poly + 1], p["edges_w"])
         return n_tiles, n_poly, edges
 
     def counts(self, beta, seed: int) -> tuple[int, int, np.ndarray]:
@@ -198,12 +189,11 @@ class TextureGenerator:
         n_tiles, n_poly, edges = self._counts(p, r)
 
         # anchors: component per coordinate, then the component's truncated Gaussian on [0, 1]
-        comp = categorical(r["anchor_comp"][1:n_poly + 1], p["anchor_weights"])
-        mu, sd = p["anchor_mu"][comp], p["anchor_sigma"][comp]
-        anchors = truncnorm.ppf(r["anchor"][1:n_poly + 1], -mu / sd, (1 - mu) / sd, loc=mu, scale=sd)
-        size = p["size"][0]
+        anchors, _ = truncated_mixture_ppf(r["anchor_comp"][1:n_poly + 1], r["anchor"][1:n_poly + 1],
+                                           p["anchor_w"], p["anchor_mu"], p["anchor_sd"], 0.0, 1.0)
         u_off = r["offset"][1:n_poly + 1]
-        offsets = truncnorm.ppf(u_off, -0.5 / size, 0.5 / size, loc=0.0, scale=size)
+        offsets, _ = truncated_mixture_ppf(r["offset_comp"][1:n_poly + 1], u_off, p["vertex_w"], p["vertex_mu"],
+                                           p["vertex_sd"], -0.5, 0.5)
         order_angle = np.arctan2(ndtri(u_off[..., 1]), ndtri(u_off[..., 0]))
 
         t = np.arange(self.edge_subdiv) / self.edge_subdiv
@@ -219,9 +209,9 @@ class TextureGenerator:
             polygons.append(outline + p["warp"][0] * disp)
 
         z = r["colour"][:n_poly + 1]
-        hue = np.mod(p["hue_mu"][0] + p["hue_sigma"][0] * z[:, 0], 1.0)
-        sat = expit(p["sat_mu"][0] + p["sat_sigma"][0] * z[:, 1])
-        val = expit(p["val_mu"][0] + p["val_sigma"][0] * z[:, 2])
+        hue = np.mod(p["hue_mu"][0] + p["hue_sd"][0] * z[:, 0], 1.0)
+        sat = expit(p["sat_mu"][0] + p["sat_sd"][0] * z[:, 1])
+        val = expit(p["val_mu"][0] + p["val_sd"][0] * z[:, 2])
         colours = np.array([colorsys.hsv_to_rgb(h, s, v) for h, s, v in zip(hue, sat, val)])
         return {"n_tiles": n_tiles, "n_polygons": n_poly, "edges": edges, "polygons": polygons,
                 "colours": colours, "noise_contrast": float(p["noise_contrast"][0]), "draws": r}

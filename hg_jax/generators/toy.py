@@ -1,7 +1,7 @@
 """A differentiable toy generator in pure JAX, with the same f(β, r) interface as the real ones.
 
 Images hold ``num_blobs`` Gaussian blobs. Centres ~ U[-0.8, 0.8]², sizes ~ LogNormal(size_mu,
-size_sigma), brightnesses ~ LogNormal(bright_mu, bright_sigma). The image is Σ b_i·G_i and the target
+size_sd), brightnesses ~ LogNormal(bright_mu, bright_sd). The image is Σ b_i·G_i and the target
 ("height") is Σ s_i·G_i: the network has to infer a blob's size from its image, and how well it can do
 that on real data depends on the prior over sizes and brightnesses it was trained on — so β is
 identifiable from the validation loss. All randomness comes from the seed (common random numbers) as
@@ -21,9 +21,9 @@ from hg_jax.beta import BetaSchema
 
 SCHEMA = BetaSchema.of(
     ("size_mu", 1, "real"),
-    ("size_sigma", 1, "positive"),
+    ("size_sd", 1, "positive"),
     ("bright_mu", 1, "real"),
-    ("bright_sigma", 1, "positive"),
+    ("bright_sd", 1, "positive"),
 )
 
 
@@ -34,8 +34,8 @@ def toy_sample(beta, seed, *, size: int = 16, num_blobs: int = 3):
     # Centres are uniform, outside β: a conv net is (nearly) translation equivariant, so a position
     # prior would barely change L and its β components would only random-walk.
     centres = 0.8 * (2.0 * jax.scipy.special.ndtr(z[:, :2]) - 1.0)          # in [-0.8, 0.8]
-    sizes = jnp.exp(p["size_mu"] + p["size_sigma"] * z[:, 2])
-    bright = jnp.exp(p["bright_mu"] + p["bright_sigma"] * z[:, 3])
+    sizes = jnp.exp(p["size_mu"] + p["size_sd"] * z[:, 2])
+    bright = jnp.exp(p["bright_mu"] + p["bright_sd"] * z[:, 3])
     axis = (jnp.arange(size, dtype=centres.dtype) + 0.5) / size * 2.0 - 1.0
     yy, xx = jnp.meshgrid(axis, axis, indexing="ij")
     d2 = (xx[None] - centres[:, 0, None, None]) ** 2 + (yy[None] - centres[:, 1, None, None]) ** 2
@@ -60,7 +60,7 @@ class ToySampler:
 
     def default_beta(self) -> np.ndarray:
         return SCHEMA.unconstrain({"size_mu": np.log(0.15),
-                                   "size_sigma": 0.25, "bright_mu": 0.0, "bright_sigma": 0.25})
+                                   "size_sd": 0.25, "bright_mu": 0.0, "bright_sd": 0.25})
 
     def batch(self, betas: np.ndarray, seeds: np.ndarray) -> dict:
         betas = np.asarray(betas, np.float32)

@@ -16,7 +16,7 @@ the pixel's area (pyrender samples the pixel centre: maps agree inside surfaces,
 - ``face``: the scene-wide triangle index where every sample of the pixel hit one triangle (the
   mean index is then exact), else -1.
 
-Materials are Lambertian (``diffuse``) with the part's linear colour or its texture (raw values,
+Materials are Lambertian (``diffuse``) with the part's linear colour, per-vertex colours or its texture (raw values,
 no sRGB curve, nearest texel: pyrender_backend's albedo). Lights:
 
 - a directional ``Light`` becomes a ``directional`` emitter with irradiance ``intensity × color``
@@ -111,9 +111,10 @@ class MitsubaRenderer:
         integrator's cost grows with the number of shapes (62 parts of a room: 15x one mesh)."""
         pos, nrm, idx, col, offset = [], [], [], [], 0
         for part in parts:
-            p, n, i, _ = _geometry(part)
+            p, n, i, src = _geometry(part)
             pos.append(p), nrm.append(n), idx.append(i + offset)
-            col.append(np.broadcast_to(np.asarray(part.color, np.float64)[:3], p.shape))
+            col.append(np.broadcast_to(np.asarray(part.color, np.float64)[:3], p.shape) if part.vertex_colors is None
+                       else np.asarray(part.vertex_colors, np.float64)[src, :3])
             offset += len(p)
         bsdf = {"type": "diffuse", "reflectance": {"type": "mesh_attribute", "name": "vertex_color"}}
         return self._mesh(name, np.concatenate(pos), np.concatenate(nrm), np.concatenate(idx), bsdf,

@@ -10,6 +10,8 @@ caller needs; a pass no requested map needs is skipped, which is most of a rende
    is given to pyrender as an sRGB texture (a constant part gets a 1×1 texture), which the lit
    shader decodes to linear and the flat shader passes through raw; we apply the same sRGB→linear
    curve to the flat output, so ``albedo`` is exactly the linear base colour the lit pass used.
+   Per-vertex colours (``MeshPart.vertex_colors``) multiply the lit result (pyrender's COLOR_0,
+   so the small specular term is scaled by them too) and reach the flat pass sRGB-encoded.
 3. **id**: every triangle gets its own 24-bit colour (vertices un-shared), rendered flat; the
    decoded face index gives each pixel's triangle, whose geometric normal (``smooth=False``) or
    barycentric interpolation of vertex normals along the pixel's ray (``smooth=True``) is the
@@ -31,6 +33,7 @@ import sys
 
 import numpy as np
 
+from hg_jax.colour import linear_to_srgb, srgb_to_linear
 from hg_jax.render.scene import Scene
 
 MAPS = ("color", "albedo", "normals", "depth", "mask", "face")
@@ -64,16 +67,6 @@ def _import_pyrender():
         prr.glEnable = lambda cap: GL.glDisable(cap) if cap == GL.GL_MULTISAMPLE else enable(cap)
         prr._hg_jax_no_msaa = True
     return pyrender
-
-
-def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    """The exact curve pyrender's shader applies to textures."""
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(c: np.ndarray) -> np.ndarray:
-    c = np.clip(c, 0.0, 1.0)
-    return np.where(c <= 0.0031308, 12.92 * c, 1.055 * c ** (1 / 2.4) - 0.055)
 
 
 # linear_to_srgb of every uint8 value, rounded back to uint8: textures arrive as uint8, and the
@@ -135,7 +128,11 @@ class PyrenderRenderer:
         return pr.PerspectiveCamera(yfov=cam.yfov, aspectRatio=self.width / self.height,
                                     znear=cam.znear, zfar=cam.zfar)
 
-    def _part_primitive(self, part):
+    def _part_primitive(self, part, flat: bool = False):
+        """A textured or vertex-coloured part as its own primitive. Vertex colours ride on a white
+        texture as pyrender's COLOR_0: the lit shader multiplies its linear result by them, the flat
+        shader passes them through raw, so for the albedo pass (``flat``) they go in sRGB-encoded,
+        as a texture's texels do."""
         pr = self.pyrender
         if part.texture is not None:
             if part.uv is None:
@@ -143,7 +140,7 @@ class PyrenderRenderer:
             tex = np.asarray(part.texture)
             uv = np.asarray(part.uv, np.float64)
         else:
-            tex = np.asarray(part.color, np.float64)[None, None, :3]
+            tex = np.asarray(part.color if part.vertex_colors is None else (1.0, 1.0, 1.0), np.float64)[None, None, :3]
             uv = np.zeros((len(part.vertices), 2))
         if tex.dtype == np.uint8:
             tex_srgb = _SRGB_LUT[tex[..., :3]]
@@ -153,9 +150,13 @@ class PyrenderRenderer:
         material = pr.MetallicRoughnessMaterial(
             baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=1.0,
             baseColorTexture=pr.Texture(source=tex_srgb, source_channels="RGB", sampler=self._sampler))
+        color_0 = None
+        if part.vertex_colors is not None:
+            vc = np.clip(np.asarray(part.vertex_colors, np.float64)[src, :3], 0.0, 1.0)
+            color_0 = (linear_to_srgb(vc) if flat else vc).astype(np.float32)
         return pr.Primitive(positions=pos.astype(np.float32), normals=nrm.astype(np.float32),
-                            texcoord_0=uv[src].astype(np.float32), indices=idx.astype(np.uint32),
-                            material=material)
+                            texcoord_0=uv[src].astype(np.float32), color_0=color_0,
+                            indices=idx.astype(np.uint32), material=material)
 
     def _palette_primitive(self, soup, plain):
         """All untextured parts (indices ``plain``) as one primitive: pyrender's cost is per
@@ -200,9 +201,10 @@ class PyrenderRenderer:
 
         lit = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[scene.ambient] * 3)
         soup = _Soup(scene.meshes)
-        plain = [i for i, p in enumerate(scene.meshes) if p.texture is None]
-        prims = [self._part_primitive(p) for p in scene.meshes if p.texture is not None]
-        lit.add(pr.Mesh(prims + ([self._palette_primitive(soup, plain)] if plain else [])))
+        plain = [i for i, p in enumerate(scene.meshes) if p.texture is None and p.vertex_colors is None]
+        own = [p for p in scene.meshes if p.texture is not None or p.vertex_colors is not None]
+        lit.add(pr.Mesh([self._part_primitive(p) for p in own]
+                        + ([self._palette_primitive(soup, plain)] if plain else [])))
         lit.add(cam, pose=pose)
         for light in scene.lights:
             lit.add(pr.DirectionalLight(color=list(light.color), intensity=float(light.intensity)),
@@ -210,7 +212,13 @@ class PyrenderRenderer:
         color_u8, depth = self._r.render(lit)
         out = {}
         if "albedo" in maps:
-            albedo_u8, _ = self._r.render(lit, flags=pr.RenderFlags.FLAT)
+            flat = lit
+            if any(p.vertex_colors is not None for p in own):
+                flat = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[scene.ambient] * 3)
+                flat.add(pr.Mesh([self._part_primitive(p, flat=True) for p in own]
+                                 + ([self._palette_primitive(soup, plain)] if plain else [])))
+                flat.add(cam, pose=pose)
+            albedo_u8, _ = self._r.render(flat, flags=pr.RenderFlags.FLAT)
         if "normals" not in maps and "face" not in maps:
             mask = depth > 0
         else:

@@ -24,6 +24,16 @@ class MeshPart:
     uv: Optional[np.ndarray] = None      # (N, 2) texture coordinates, with ``texture``
     texture: Optional[np.ndarray] = None  # (h, w, 3) uint8 albedo texture, sRGB-free (linear)
     smooth: bool = False                 # interpolate vertex normals for shading
+    vertex_colors: Optional[np.ndarray] = None  # (N, 3) linear albedo per vertex, interpolated over
+    #                                      each triangle; replaces ``color``, not with ``texture``
+
+    def __post_init__(self):
+        if self.vertex_colors is not None:
+            if self.texture is not None:
+                raise ValueError("MeshPart: give vertex_colors or texture, not both")
+            if np.shape(self.vertex_colors) != (len(self.vertices), 3):
+                raise ValueError(f"MeshPart.vertex_colors must be ({len(self.vertices)}, 3), got "
+                                 f"{np.shape(self.vertex_colors)}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,9 +13,8 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
+from hg_jax.colour import LUMA
 from hg_jax.tasks.regression import masked_mean
-
-LUMA = np.array([0.2126, 0.7152, 0.0722])
 
 
 def _check_shapes(pred, batch, where: str):

@@ -38,14 +38,14 @@ EXPERIMENTS = ("csg_control", "nyu_control")
 # ---- CSG ----------------------------------------------------------------------------------------
 def csg_beta_star(schema, beta0: np.ndarray) -> np.ndarray:
     v = schema.constrained(beta0)
-    v["primitive"] = np.array([0.70, 0.10, 0.10, 0.10])
+    v["primitive_w"] = np.array([0.70, 0.10, 0.10, 0.10])
     v["p_expand"] = np.array([0.3])
     return schema.unconstrain(v)
 
 
 def csg_identified(schema, beta) -> np.ndarray:
     v = schema.constrained(np.asarray(beta, np.float64))
-    return np.concatenate([v["primitive"], v["p_expand"]])
+    return np.concatenate([v["primitive_w"], v["p_expand"]])
 
 
 CSG_IDENTIFIED = "primitive probabilities (sphere, cube, cone, tetrahedron) and p_expand"

@@ -60,6 +60,7 @@ def generator(data) -> FaceGenerator:
     the scans' re-rendering for evaluation both build it here, so they cannot differ."""
     return FaceGenerator(image_size=int(data["size"]), model_path=data["model_path"] or "",
                          n_identity=int(data["identity"]), n_expression=int(data["expression"]),
+                         n_texture=int(data["texture"]),
                          n_components=int(data["components"]), n_pose_components=int(data["pose_components"]))
 
 
@@ -72,7 +73,7 @@ def validate(config) -> None:
     d = config.data
     validate_model(config)
     check_input(d)
-    for f in ("identity", "expression", "components", "pose_components"):
+    for f in ("identity", "expression", "texture", "components", "pose_components"):
         check_int(d, f, 1, "an integer >= 1")
     gen = generator(d)
     if not (isinstance(d.depth_offset, (int, float)) and 0 <= d.depth_offset <= gen.camera_distance - 10):

@@ -52,7 +52,7 @@ def generator(config) -> PerturbedIndoorGenerator:
 
 def original_beta(gen: PerturbedIndoorGenerator) -> np.ndarray:
     """β whose perturbations are all below 1e-5 m / 0.01°: the unperturbed base scenes."""
-    return gen.beta_from(obj_shift_sd=1e-6, obj_yaw_kappa=1e9, cam_shift_sd=1e-6, cam_rot_kappa=1e9)
+    return gen.beta_from(obj_shift_sd=1e-6, obj_rot_kappa=1e9, cam_shift_sd=1e-6, cam_rot_kappa=1e9)
 
 
 def sampler_of(config) -> RenderedSampler:
