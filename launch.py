@@ -33,13 +33,13 @@ FLAGS = flags.FLAGS
 
 
 def _get_sweep():
-    path, _, variant = config_flags.get_config_filename(FLAGS["config"]).partition(":")
+    path = config_flags.get_config_filename(FLAGS["config"]).partition(":")[0]
     spec = importlib.util.spec_from_file_location("sweep_config", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if not hasattr(module, "get_sweep"):
-        raise UsageError(f"no get_sweep() ({path}): allowed --sweep only with a config that defines get_sweep(variant)")
-    return module.get_sweep(variant)
+        raise UsageError(f"no get_sweep() ({path}): allowed --sweep only with a config that defines get_sweep()")
+    return module.get_sweep()   # override dicts, applied to the chosen variant's config
 
 
 def main(argv):
@@ -47,11 +47,11 @@ def main(argv):
         raise UsageError(f"unexpected arguments {argv[1:]} (launch.py): allowed only --flags")
     logging.set_verbosity(logging.ERROR)  # orbax logs every checkpoint file (INFO) and slow saves (WARNING)
     config = FLAGS.config
-    from hg_jax import config as config_lib
+    from hg_jax import config as config_lib, experiments
 
     config_lib.resolve_paths(config)
     workdir = cli.workdir(FLAGS.workdir or os.path.join("runs", config.experiment))
-    config_lib.validate(config)   # before jax loads: a bad value costs no compile
+    experiments.validate(config)   # before any data loads or anything compiles
     if FLAGS.sweep:
         from hg_jax import sweep
 

@@ -13,8 +13,8 @@ against wall time, renders and outer steps (mean and min–max over seeds), and
 P1 = (wall time hybrid takes to reach random search's final beta_error) / (random search's time
 to reach it), per seed, with mean and range; the same for the test loss.
 
-``--table1`` (real MBII, paper Table 1): ``--random-betas`` fixed random β (β0 + 0.5·N(0, I),
-draws 0..N−1) and hybrid from β0, at an equal number of outer steps, for each seed; random β are
+``--table1`` (real MBII, paper Table 1): the ``random_beta`` baseline with ``--random-betas`` = N
+fixed random β (β0 + 0.5·N(0, I), draws 0..N−1 of the seed's key) and hybrid from β0, at an equal number of outer steps, for each seed; random β are
 ranked best / median / worst by validation loss only; every row reports its best-validation
 snapshot and its final network; the test set chooses nothing.
 
@@ -36,7 +36,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 SMOOTH = 3          # a curve "reaches" a value when its running mean over this many points does
-RANDOM_STD = 0.5    # Table 1's random β: β0 + RANDOM_STD · N(0, I), as methods/random_beta.py
 
 
 class ComparisonError(RuntimeError):
@@ -80,14 +79,20 @@ def with_overrides(config, **overrides):
     return c
 
 
-def run_row(config, setup, workdir, **overrides) -> dict:
-    """One method's row: its report row and its metrics lines."""
+def run_rows(config, setup, workdir, **overrides) -> dict:
+    """One method's run without baselines: {row: its report row and its metrics lines}."""
     from hg_jax.experiment import run
 
     c = with_overrides(config, baselines=(), **overrides)
     report = run(c, workdir, setup=setup)
     lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
-    return {"row": report["rows"][c.method], "lines": [l for l in lines if l["row"] == c.method]}
+    return {name: {"row": row, "lines": [l for l in lines if l["row"] == name]}
+            for name, row in report["rows"].items()}
+
+
+def run_row(config, setup, workdir, **overrides) -> dict:
+    """One method's row: its report row and its metrics lines."""
+    return next(iter(run_rows(config, setup, workdir, **overrides).values()))
 
 
 # ---- curves -------------------------------------------------------------------------------------
@@ -145,9 +150,8 @@ def summary(values) -> dict:
 # ---- checks -------------------------------------------------------------------------------------
 def check_rows(runs: dict) -> list[str]:
     """Every claim the figures rest on, checked; raises ComparisonError listing what failed."""
-    from hg_jax.methods.base import REGISTRY, available
+    from hg_jax.core.estimators.base import entry
 
-    available()
     failures, notes = [], []
     for seed, per_method in runs.items():
         # random_* rows draw their own β by design; every row shares the seed's network
@@ -163,8 +167,7 @@ def check_rows(runs: dict) -> list[str]:
                 failures.append(f"seed {seed} {m}: {row['skipped_updates']} skipped β updates")
             if any(not np.isfinite(l["val_loss"]) for l in lines):
                 failures.append(f"seed {seed} {m}: non-finite validation loss")
-            method = REGISTRY[row["method"]]
-            if getattr(method, "updates_beta", False):
+            if entry(row["method"]).make.updates_beta:
                 moved = np.linalg.norm(np.subtract(row["beta"], row["beta_initial"]))
                 if not moved > 0 or any(l.get("beta_update_applied") is False for l in lines):
                     failures.append(f"seed {seed} {m}: β did not move on every step (moved {moved:.3g})")
@@ -176,10 +179,8 @@ def check_rows(runs: dict) -> list[str]:
 
 # ---- the two protocols --------------------------------------------------------------------------
 def default_methods(setup) -> list[str]:
-    from hg_jax.generators.csg import CSGGenerator
-
     methods = ["hybrid", "random_search", "reinforce"]
-    if isinstance(getattr(setup.sampler, "generator", None), CSGGenerator):
+    if setup.genomes is not None:         # Shape Evolution needs a genome space (CSG experiments)
         methods.append("evolution")
     return methods + ["fixed", "random_beta"]
 
@@ -247,16 +248,14 @@ def claims(runs: dict, seeds, methods) -> dict:
 
 
 def table1(config, setup, args, seeds) -> dict:
-    rng_draws = [np.random.default_rng(d).standard_normal(setup.sampler.schema.size) for d in range(args.random_betas)]
-    random_betas = [setup.beta0 + RANDOM_STD * z for z in rng_draws]
-    runs, per_seed = {}, {}
+    runs, per_seed, random_betas = {}, {}, {}
     for seed in seeds:
         rows = {"hybrid": run_row(config, setup, os.path.join(args.workdir, f"seed_{seed}", "hybrid"),
                                   method="hybrid", seed=seed)}
-        for d, beta in enumerate(random_betas):
-            rows[f"random_{d}"] = run_row(config, setup, os.path.join(args.workdir, f"seed_{seed}", f"random_{d}"),
-                                          method="fixed", seed=seed, beta_init=tuple(beta.tolist()))
+        rows.update(run_rows(config, setup, os.path.join(args.workdir, f"seed_{seed}", "random_beta"),
+                             method="random_beta", seed=seed, **{"random_beta.count": args.random_betas}))
         runs[seed] = rows
+        random_betas[str(seed)] = {k: r["row"]["beta"] for k, r in rows.items() if k.startswith("random_")}
         order = sorted((k for k in rows if k.startswith("random_")), key=lambda k: rows[k]["row"]["val_loss"])
         picks = {"best": order[0], "median": order[len(order) // 2], "worst": order[-1]}
         per_seed[str(seed)] = {
@@ -271,7 +270,7 @@ def table1(config, setup, args, seeds) -> dict:
         agg[label] = {snap: _test_summary([per_seed[str(s)][label][snap]["test"] for s in seeds])
                       for snap in ("final", "best_val")}
     return {"protocol": "table1", "checks": notes, "random_betas": args.random_betas, "per_seed": per_seed,
-            "summary": agg, "random_beta_vectors": [b.tolist() for b in random_betas],
+            "summary": agg, "random_beta_vectors": random_betas,
             "curves": {"hybrid": {str(s): {"val_loss": curve(runs[s]["hybrid"]["lines"], "val_loss")} for s in seeds}}}
 
 
@@ -376,8 +375,8 @@ def main(argv=None) -> int:
     if len(seeds) < 3:
         print(f"warning: {len(seeds)} seed(s): a comparison needs at least 3 to be evidence", file=sys.stderr)
 
-    from hg_jax import setups
-    from hg_jax.methods.base import available
+    from hg_jax import experiments
+    from hg_jax.core.estimators.base import available
     from hg_jax.runtime import enable_compile_cache, tune_malloc
 
     tune_malloc()
@@ -387,7 +386,8 @@ def main(argv=None) -> int:
     if args.outer_steps:
         overrides["outer_steps"] = args.outer_steps
     config = with_overrides(config, **overrides)
-    setup = setups.build(config)
+    experiments.validate(config)
+    setup = experiments.build(config)
     methods = [m for m in args.methods.split(",") if m] or default_methods(setup)
     unknown = sorted(set(methods) - set(available()))
     if unknown:

@@ -29,18 +29,21 @@ def measure(config, warmups, n_dir: int, eps: float) -> dict:
     import jax
 
     from benchmarks.compare import with_overrides
-    from hg_jax import hybrid, setups
-    from hg_jax.experiment import build_engine
-    from hg_jax.host import make_pool
-    from hg_jax.methods.fixed import Fixed
+    from hg_jax import experiments
+    from hg_jax.core import loop, trainer as trainer_lib
+    from hg_jax.core.bridge import Pools
+    from hg_jax.core.estimators.base import Context, RenderRequest, make, seeds_for, step_keys
+    from hg_jax.core.estimators.hybrid import inner
 
     config = with_overrides(config, **{"beta_opt.warmup_steps": 0})
-    setup = setups.build(config)
-    pool = make_pool(setup.sampler, config.render.num_workers)
+    experiments.validate(config)
+    setup = experiments.build(config)
     out = []
-    try:
-        eng = build_engine(config, setup, pool)
-        state = eng.init_state(setup.beta0, jax.random.PRNGKey(config.seed), setup.input_shape)
+    with Pools({"beta": setup.sampler}, config.render.num_workers) as pools:
+        trainer = trainer_lib.from_config(config, setup)
+        beta_opt = loop.make_beta_optimizer(config.beta_opt, loop.beta_updates(config))
+        fixed = make("fixed", config, Context(schema=setup.sampler.schema, batch_shape=trainer.batch_shape))
+        state = loop.init_state(trainer, beta_opt, setup.beta0, jax.random.PRNGKey(config.seed), setup.input_shape)
         d = setup.beta0.size
         dirs = [np.random.default_rng(i).standard_normal(d) for i in range(n_dir)]
         names = [f"random {i}" for i in range(n_dir)]
@@ -51,13 +54,16 @@ def measure(config, warmups, n_dir: int, eps: float) -> dict:
         for w in range(max(warmups) + 1):
             if w in warmups:
                 st = state.replace(step=10_000 + w)          # seeds no training step uses
-                seeds = eng.seeds(eng.step_keys(st)[0])
-                base = eng.render(st.beta, seeds)
-                pm = [(eng.render(st.beta + eps * u, seeds), eng.render(st.beta - eps * u, seeds)) for u in dirs]
-                _, dX, *_ = eng.meta_grad(st.params, st.inner_opt_state, base.result(), eng.val_batch)
+                seeds = seeds_for(step_keys(jax.random.fold_in(st.key, st.step))[0], trainer.batch_shape)
+                probes = tuple(st.beta + s * eps * u for u in dirs for s in (1, -1))
+                renders = pools.submit(RenderRequest(seeds=seeds, train=st.beta, probes=probes))
+                _, dX, *_ = trainer.meta_grad(st.params, st.inner_opt_state, renders.train.result(),
+                                              trainer.val_batch)
                 dX = jax.device_get(dX)
-                hyb = np.array([hybrid.inner(dX, p.result(), m.result()) for p, m in pm])
-                brs = np.array([eng.candidate_loss(st, p)[0] - eng.candidate_loss(st, m)[0] for p, m in pm])
+                pm = [(renders.probes[2 * j], renders.probes[2 * j + 1]) for j in range(len(dirs))]
+                hyb = np.array([inner(dX, p.result(), m.result()) for p, m in pm])
+                brs = np.array([trainer.score(st.params, st.inner_opt_state, p.result())[0]
+                                - trainer.score(st.params, st.inner_opt_state, m.result())[0] for p, m in pm])
                 r = slice(0, n_dir)
                 row = {"warmup": w, "corr": float(np.corrcoef(hyb[r], brs[r])[0, 1]),
                        "size_ratio": float(np.abs(hyb[r]).mean() / np.abs(brs[r]).mean()),
@@ -70,10 +76,7 @@ def measure(config, warmups, n_dir: int, eps: float) -> dict:
                          f"random search {row['beta_star_sign']['random_search']:+.0f}" if "beta_star_sign" in row else ""),
                       flush=True)
             if w < max(warmups):
-                state, _ = Fixed().step(eng, state)
-                state = state.replace(step=state.step + 1)
-    finally:
-        pool.close()
+                state, _ = loop.outer_step(state, fixed, trainer, pools, beta_opt)
     return {"rows": out}
 
 

@@ -3,10 +3,10 @@
     python benchmarks/outer_step.py [--quick] [--config configs/mbii.py] [--variant small]
 
 Measured on the config's default variant (where renders and compute are of the same order, so the
-figure says whether they overlap; ``:small`` renders 20× longer than it computes), with the engine
-``experiment.build_engine`` builds for a real run. ``--quick`` times fewer steps, same config.
-The engine submits the β±δ renders to the worker pool and runs the meta-gradient while they
-render, so a step should cost about max(render, compute), not their sum. Measured in one run,
+figure says whether they overlap; ``:small`` renders 20× longer than it computes), with the Trainer,
+estimator and outer step a real run uses (``trainer.from_config``, ``estimators.make``,
+``loop.outer_step``). ``--quick`` times fewer steps, same config. The loop submits the β±δ renders
+to the worker pool and runs the meta-gradient while they render, so a step should cost about max(render, compute), not their sum. Measured in one run,
 after a warm-up step (compilation): the full step; the same step's renders alone through the
 pool; its meta-gradient alone; and a breakdown (scene generation and rendering, in one process;
 host→device transfer; forward = unrolled training + L; backward = meta-gradient − forward; β update).
@@ -39,34 +39,35 @@ def main():
     a = ap.parse_args()
     steps = a.steps or (2 if a.quick else 3)
     from benchmarks.compare import load_config
-    from hg_jax import config as config_lib, hybrid, setups
-    from hg_jax.experiment import build_engine
-    from hg_jax.host import make_pool
-    from hg_jax.methods.base import get_method
+    from hg_jax import experiments
+    from hg_jax.core import loop, trainer as trainer_lib
+    from hg_jax.core.bridge import Pools
+    from hg_jax.core.estimators.base import Context, make
 
     c = load_config(a.config + (f":{a.variant}" if a.variant else ""))
-    config_lib.validate(c)
-    setup = setups.build(c)
-    pool = make_pool(setup.sampler, c.render.num_workers, c.render.timeout_s, c.render.max_retries)
-    eng = build_engine(c, setup, pool)
-    method = get_method("hybrid")
-    state = eng.init_state(setup.beta0, jax.random.PRNGKey(0), setup.input_shape)
-    state, _ = method.step(eng, state)                    # compile
-    eng.train_only(state.params, state.inner_opt_state,
-                   eng.render(state.beta, eng.seeds(jax.random.PRNGKey(1))).result(), eng.val_batch)
+    experiments.validate(c)
+    setup = experiments.build(c)
+    pools = Pools({"beta": setup.sampler}, c.render.num_workers, c.render.timeout_s, c.render.max_retries)
+    pools.get("beta")
+    trainer = trainer_lib.from_config(c, setup)
+    beta_opt = loop.make_beta_optimizer(c.beta_opt, loop.beta_updates(c))
+    est = make("hybrid", c, Context(schema=setup.sampler.schema, batch_shape=trainer.batch_shape))
+    state = est.init(loop.init_state(trainer, beta_opt, setup.beta0, jax.random.PRNGKey(0), setup.input_shape),
+                     None)
+    state, _ = loop.outer_step(state, est, trainer, pools, beta_opt)          # compile
+    trainer.train(state.params, state.inner_opt_state, pools.submit(est.ask(state, jax.random.PRNGKey(1))).train.result())
     walls = []
-    for i in range(steps):
-        state = state.replace(step=i + 1)
+    for _ in range(steps):
         t = time.perf_counter()
-        state, _ = method.step(eng, state)
+        state, _ = loop.outer_step(state, est, trainer, pools, beta_opt)
         walls.append(time.perf_counter() - t)
     wall = float(np.median(walls))
 
-    k_seed, k_dir, _ = eng.step_keys(state)
-    seeds = eng.seeds(k_seed)
-    deltas = hybrid.directions(k_dir, eng.num_directions, eng.schema.size, eng.sigma)
+    request = est.ask(state, jax.random.fold_in(state.key, state.step))
+    seeds = request.seeds
     t = time.perf_counter()
-    pend = [eng.render(state.beta, seeds)] + [eng.render(state.beta + s * d, seeds) for d in deltas for s in (1, -1)]
+    renders = pools.submit(request)
+    pend = [renders.train, *renders.probes]
     rendered = [p.result() for p in pend]
     render_only = time.perf_counter() - t
     X = rendered[0]
@@ -74,13 +75,13 @@ def main():
     Xd = jax.block_until_ready(jax.tree_util.tree_map(jnp.asarray, X))
     transfer = time.perf_counter() - t
     t = time.perf_counter()
-    jax.block_until_ready(eng.meta_grad(state.params, state.inner_opt_state, Xd, eng.val_batch))
+    jax.block_until_ready(trainer.meta_grad(state.params, state.inner_opt_state, Xd, trainer.val_batch))
     compute_only = time.perf_counter() - t
     t = time.perf_counter()
-    jax.block_until_ready(eng.train_only(state.params, state.inner_opt_state, Xd, eng.val_batch))
+    jax.block_until_ready(trainer.train_only(state.params, state.inner_opt_state, Xd, trainer.val_batch))
     forward = time.perf_counter() - t
     t = time.perf_counter()
-    eng.apply_beta_gradient(state, np.zeros(eng.schema.size) + 1e-3)
+    loop.apply_beta_gradient(beta_opt, state, np.zeros(setup.sampler.schema.size) + 1e-3)
     beta_update = time.perf_counter() - t
     sampler = setup.sampler
     n = 8
@@ -93,7 +94,7 @@ def main():
     for sc in scenes:
         get_renderer(sc.width, sc.height).render(sc)
     render_one = (time.perf_counter() - t) / n
-    pool.close()
+    pools.close()
     jobs = len(pend) * seeds.size
     res = {"config": a.config, "variant": a.variant or "default", "quick": a.quick, "steps": steps,
            "jobs_per_step": jobs, "step_wall_s": wall, "step_walls_s": walls,

@@ -1,5 +1,5 @@
 """Controlled CSG experiment: MBII's CSG grammar → pyrender → hourglass, with the "real" validation
-and test images rendered at a hidden β* (hg_jax/setups/control.py documents β* and beta_error).
+and test images rendered at a hidden β* (hg_jax/experiments/control/setup.py documents β* and beta_error).
 
     python launch.py --config configs/csg_control.py --workdir runs/csg_control          # hybrid + fixed β0
     python launch.py --config configs/csg_control.py:small --workdir runs/csg_control_s  # smoke run
@@ -17,14 +17,14 @@ def get_config(variant: str = ""):
     c.eval_every = 2
     c.baselines = ("fixed",)
     c.beta_opt.learning_rate = 0.1
-    c.data = dict(size=64, max_depth=2, num_val=64, num_test=64)
+    c.data = dict(size=64, max_depth=2, val_count=64, test_count=64)
     if variant == "small":
         small_variant(c)
-        c.data.num_val = c.data.num_test = 8
+        c.data.val_count = c.data.test_count = 8
     elif variant == "paper":
         paper_variant(c)
         c.data.max_depth = 3
-        c.data.num_val = c.data.num_test = 512
+        c.data.val_count = c.data.test_count = 512
     elif variant:
         raise ConfigError(f"configs/csg_control.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
     return c

@@ -16,7 +16,7 @@ random_beta much less (use ``--config.budget_s`` on a GPU, where compilation is 
 Real data: ../shared/data/faces/scans (or --config.data.scans_root=/path, or $HG_JAX_DATA/faces/scans); face model:
 ../shared/data/faces/ict_face_light.npz (or --config.data.model_path=/path/to/bfm.h5 / .mat).
 ``data.depth_offset``: the network predicts depth − offset cm (0: raw depth), metrics on absolute
-depth (hg_jax/setups/faces.py).
+depth (hg_jax/experiments/faces/setup.py).
 """
 from hg_jax.config import ConfigError, base, hourglass_defaults, paper_variant, small_variant
 
@@ -28,8 +28,8 @@ def get_config(variant: str = ""):
     c.eval_every = 5
     c.baselines = ("random_beta", "random_search")
     c.hybrid.num_directions = 2
-    c.data = dict(scans_root="", model_path="", size=64, image="gray", normalize=True, depth_offset=50.0,
-                  n_identity=10, n_expression=10, n_texture=5, n_components=2, n_pose_components=2)
+    c.data = dict(scans_root="", model_path="", size=64, input="gray", normalize=True, depth_offset=50.0,
+                  identity=10, expression=10, texture=5, components=2, pose_components=2)
     if variant == "small":
         small_variant(c)
     elif variant == "paper":
@@ -41,6 +41,6 @@ def get_config(variant: str = ""):
     return c
 
 
-def get_sweep(variant: str = ""):
+def get_sweep():
     """σ × β learning rate grid over the default experiment."""
     return [{"hybrid.sigma": s, "beta_opt.learning_rate": lr} for s in (0.05, 0.1, 0.2) for lr in (0.02, 0.05)]

@@ -18,24 +18,25 @@ def get_config(variant: str = ""):
     c.outer_steps = 20
     c.eval_every = 10
     c.baselines = ("random_beta", "random_search")
+    # val_items / test_items: MBII objects; val_count / test_count: views of the textured scans
     c.data = dict(mbii_root="", textured_root="", textured_layout="auto", size=64,
-                  val_objects=TRAIN, test_objects=TEST, val_views=8, test_views=8, view_seed=0)
+                  val_items=TRAIN, test_items=TEST, val_count=8, test_count=8, view_seed=0)
     if variant == "small":
         small_variant(c)
-        c.data.val_objects = TRAIN[:3]
-        c.data.test_objects = TEST[:3]
-        c.data.val_views = 2
-        c.data.test_views = 2
+        c.data.val_items = TRAIN[:3]
+        c.data.test_items = TEST[:3]
+        c.data.val_count = 2
+        c.data.test_count = 2
     elif variant == "paper":
         paper_variant(c)
         c.inner.learning_rate = 1e-4
-        c.data.val_views = 64
-        c.data.test_views = 64
+        c.data.val_count = 64
+        c.data.test_count = 64
     elif variant:
         raise ConfigError(f"configs/intrinsic.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
     return c
 
 
-def get_sweep(variant: str = ""):
+def get_sweep():
     """σ × β learning rate grid over the default experiment."""
     return [{"hybrid.sigma": s, "beta_opt.learning_rate": lr} for s in (0.05, 0.1, 0.2) for lr in (0.02, 0.05)]

@@ -4,7 +4,7 @@
     python launch.py --config configs/mbii.py:small --workdir runs/mbii_s  # smoke run, ~1-2 minutes
     python launch.py --config configs/mbii.py:paper --workdir runs/mbii_p  # paper scale (GPU)
 
-Real data: ../shared/data/mbii (or --config.data.root=/path, or $HG_JAX_DATA/mbii).
+Real data: ../shared/data/mbii (or --config.data.mbii_root=/path, or $HG_JAX_DATA/mbii).
 """
 from hg_jax.config import ConfigError, base, hourglass_defaults, mitsuba_variant, paper_variant, small_variant
 from hg_jax.data.mbii import TEST_OBJECTS as TEST, TRAIN_OBJECTS as TRAIN   # Barron's split
@@ -20,8 +20,8 @@ def get_config(variant: str = ""):
     c.eval_every = 10
     c.baselines = ("fixed",)
     # val_loss: β's L, "cosine" (the training loss) or "angle" (mean angle error, paper §5.1)
-    c.data = dict(root="", size=64, max_depth=2, input="shading.png",
-                  val_objects=TRAIN, test_objects=TEST, val_loss="cosine")
+    c.data = dict(mbii_root="", size=64, max_depth=2, input="shading.png",
+                  val_items=TRAIN, test_items=TEST, val_loss="cosine")
     if variant == "small":
         small_variant(c)
     elif variant == "paper":
@@ -35,6 +35,6 @@ def get_config(variant: str = ""):
     return c
 
 
-def get_sweep(variant: str = ""):
+def get_sweep():
     """σ × m grid over the default experiment."""
     return [{"hybrid.sigma": s, "hybrid.num_directions": m} for s in (0.05, 0.1, 0.2) for m in (4, 8)]

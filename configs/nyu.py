@@ -23,16 +23,15 @@ def get_config(variant: str = ""):
     c.experiment = "nyu"
     c.outer_steps = 30
     c.eval_every = 10
-    c.baselines = ("random_beta",)
+    c.baselines = ("random_beta", "original")
     c.inner.learning_rate = 3e-3       # fixed β, 60 steps: 52.6° at step 40 vs 58.3° with 1e-3
     indoor_beta_search(c)
     c.data = dict(source="embedded", rgbd_root="", nyu_mat="", nyu_splits="", normals_gt="",
-                  val_frames=("SUN",), test_frames=("NYU",), val_count=0, test_count=0,
-                  image="rgb", size=64, num_scenes=32, components=2, scene_dirs=(), original_row=True)
+                  val_items=("SUN",), test_items=("NYU",), val_count=0, test_count=0,
+                  input="rgb", size=64, num_scenes=32, components=2, scene_dirs=())
     if variant == "small":
         small_variant(c)
         c.data.num_scenes = 4
-        c.data.original_row = False
     elif variant == "paper":
         paper_variant(c)
         c.data.num_scenes = 1000
@@ -46,6 +45,6 @@ def get_config(variant: str = ""):
     return c
 
 
-def get_sweep(variant: str = ""):
+def get_sweep():
     """σ × number of mixture components over the default experiment."""
     return [{"hybrid.sigma": s, "data.components": k} for s in (0.05, 0.1, 0.2) for k in (1, 2)]

@@ -1,5 +1,5 @@
 """Controlled NYU experiment: the indoor perturbation grammar → pyrender → hourglass, with the "real"
-validation and test images rendered at a hidden β* (hg_jax/setups/control.py documents β* and
+validation and test images rendered at a hidden β* (hg_jax/experiments/control/setup.py documents β* and
 beta_error).
 
     python launch.py --config configs/nyu_control.py --workdir runs/nyu_control          # hybrid + fixed β0
@@ -19,15 +19,15 @@ def get_config(variant: str = ""):
     c.baselines = ("fixed",)
     c.inner.learning_rate = 3e-3
     indoor_beta_search(c)
-    c.data = dict(image="rgb", size=64, num_scenes=32, components=2, scene_dirs=(), num_val=64, num_test=64)
+    c.data = dict(input="rgb", size=64, num_scenes=32, components=2, scene_dirs=(), val_count=64, test_count=64)
     if variant == "small":
         small_variant(c)
         c.data.num_scenes = 4
-        c.data.num_val = c.data.num_test = 8
+        c.data.val_count = c.data.test_count = 8
     elif variant == "paper":
         paper_variant(c)
         c.data.num_scenes = 1000
-        c.data.num_val = c.data.num_test = 512
+        c.data.val_count = c.data.test_count = 512
     elif variant:
         raise ConfigError(f"configs/nyu_control.py: unknown variant {variant!r} (allowed: '', 'small', 'paper')")
     return c

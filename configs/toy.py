@@ -25,7 +25,7 @@ def get_config(variant: str = ""):
     c.baselines = ("fixed",)
 
     c.model = dict(features=(8, 8))
-    c.data = dict(size=16, num_blobs=3, num_val=32, num_test=64,
+    c.data = dict(size=16, num_blobs=3, val_count=32, test_count=64,
                   # β0 = β* shifted: blobs e times larger and e times dimmer than the truth
                   init_shift={"size_mu": 1.0, "bright_mu": -1.0})
     if variant == "small":
@@ -37,6 +37,6 @@ def get_config(variant: str = ""):
     return c
 
 
-def get_sweep(variant: str = ""):
+def get_sweep():
     """σ × seed grid: python launch.py --config configs/toy.py:small --sweep --workdir runs/toy_sweep"""
     return [{"hybrid.sigma": s, "seed": seed} for s in (0.02, 0.05) for seed in (0, 1)]

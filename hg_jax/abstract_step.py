@@ -8,8 +8,9 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from hg_jax import setups, unroll
-from hg_jax.experiment import make_inner_optimizer
+from hg_jax import experiments
+from hg_jax.core import unroll
+from hg_jax.core.trainer import make_inner_optimizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,15 +29,15 @@ def _batch(lead: tuple, size: int, in_c: int, out_c: int) -> dict:
 def build(config, val_size: int | None = None) -> AbstractStep:
     """The hybrid method's meta-gradient and the plain train function of ``config``, with the
     argument shapes an outer step passes them (validation batch: ``val_size`` images, default B)."""
-    init, apply, task = setups.module(config.experiment).network_and_task(config)
+    init, apply, task = experiments.module(config.experiment).network_and_task(config)
     size, k, b = int(config.data.size), int(config.inner.unroll_steps), int(config.inner.batch_size)
     opt = make_inner_optimizer(config.inner)
     params = jax.eval_shape(lambda key: init(key, (1, size, size, task.in_channels)), jax.random.PRNGKey(0))
     opt_state = jax.eval_shape(opt.init, params)
     common = dict(train_loss=unroll.make_train_loss(apply, task), val_loss=unroll.make_val_loss(apply, task),
-                  optimizer=opt, remat=bool(config.inner.remat))
+                  optimizer=opt)
     X = _batch((k, b), size, task.in_channels, task.out_channels)
     val = _batch((val_size or b,), size, task.in_channels, task.out_channels)
     nbytes = sum(x.size * x.dtype.itemsize for x in jax.tree_util.tree_leaves((params, opt_state)))
-    return AbstractStep(unroll.make_meta_grad(**common), unroll.make_train_only(**common),
+    return AbstractStep(unroll.make_meta_grad(**common, remat=bool(config.inner.remat)), unroll.make_train_only(**common),
                         (params, opt_state, X, val), int(nbytes))

@@ -1,17 +1,22 @@
-"""Shared config fields (``base()``) and up-front validation of a whole config (``validate``).
+"""Shared config fields (``base()``), the variants every experiment offers, and validation of the
+shared fields (``validate``; ``hg_jax.experiments.validate`` checks a whole config: these, the
+method and the experiment's own fields).
 
 Validation runs before any data is loaded or anything compiled, and every message names the
-field and what is allowed.
+field and what is allowed. Conventions every experiment's ``config.data`` follows: a dataset's
+folder is ``<dataset>_root`` (``mbii_root``, ``rgbd_root``, ``scans_root``, ``textured_root``); the
+network input is ``input``; named validation / test members are ``val_items`` / ``test_items``
+and counts ``val_count`` / ``test_count``; a mixture's number of components is ``components``.
 """
 from __future__ import annotations
 
 import ml_collections
 
-from hg_jax.errors import ConfigError  # noqa: F401  (re-exported: setups raise config.ConfigError)
+from hg_jax.errors import ConfigError  # noqa: F401  (re-exported for configs and tests)
 
 NORMALISATIONS = ("paper", "unbiased")
 # config.data fields that hold paths: resolve_paths makes them absolute once, at the command line
-PATH_FIELDS = ("root", "mbii_root", "textured_root", "rgbd_root", "nyu_mat", "nyu_splits", "normals_gt",
+PATH_FIELDS = ("mbii_root", "textured_root", "rgbd_root", "nyu_mat", "nyu_splits", "normals_gt",
                "scans_root", "model_path", "scene_dirs")
 INNER_OPTIMIZERS = ("sgd", "momentum", "adam")
 RENDER_BACKENDS = ("processes", "ray")
@@ -19,14 +24,15 @@ RENDER_BACKENDS = ("processes", "ray")
 
 def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
-    c.experiment = ""            # which setup builds sampler/task/network/data (hg_jax/setups/)
-    c.method = "hybrid"          # hybrid | fixed | ... (hg_jax.methods registry)
+    c.experiment = ""            # which experiment builds sampler/task/network/data (hg_jax/experiments/)
+    c.method = "hybrid"          # hybrid | fixed | ... (hg_jax.core.estimators registry)
     c.seed = 0
     c.outer_steps = 50
     c.budget_s = 0.0             # stop a row once its wall seconds reach this (0: no limit)
     c.eval_every = 10            # test metrics every N outer steps (and at the end)
     c.checkpoint_every = 5       # outer steps between checkpoints (0: only at the end)
-    c.baselines = ()             # extra report rows trained with the same budget, e.g. ("fixed",)
+    c.baselines = ()             # extra rows trained with the same budget: estimators, e.g. ("fixed",),
+    #                              or β rows the experiment names (nyu: "original")
     c.beta_init = ()             # optional unconstrained β0 (empty: the setup's default)
 
     c.inner = ml_collections.ConfigDict()
@@ -45,13 +51,25 @@ def base() -> ml_collections.ConfigDict:
     c.beta_opt = ml_collections.ConfigDict()
     c.beta_opt.learning_rate = 0.05   # RMSprop on β
     c.beta_opt.decay = 0.9
-    c.beta_opt.bias_correction = True  # without it the first step is 3.2·lr (experiment.make_beta_optimizer)
+    c.beta_opt.bias_correction = True  # without it the first step is 3.2·lr (core/loop.make_beta_optimizer)
     # outer steps at the start of every row that train the network on f(β0) without moving β: a
     # network a few steps from its random init gives a meaningless ∂L/∂X (benchmarks/meta_signal.py)
     c.beta_opt.warmup_steps = 0
     # heavy-ball momentum on RMSprop's step: averages the noisy per-step estimates over ~1/(1-momentum) steps
     c.beta_opt.momentum = 0.0
     c.beta_opt.schedule = "constant"   # constant | cosine (learning rate decays to 0 over the row's β updates)
+
+    c.random_beta = ml_collections.ConfigDict()
+    c.random_beta.count = 1      # random_beta trains this many fixed random β (rows random_beta_i if > 1)
+    c.random_beta.std = 0.5      # β ~ N(β0, std²I) in unconstrained units (random_beta, random_per_sample)
+
+    c.evolution = ml_collections.ConfigDict()   # Shape Evolution (CSG experiments only)
+    c.evolution.population = 8
+    c.evolution.leaves = 4           # primitives per shape (CSG tree size)
+    c.evolution.candidates = 0       # children scored per step (0: hybrid.num_directions)
+    c.evolution.crossover_rate = 0.5
+    c.evolution.mutation_rate = 0.5
+    c.evolution.reevaluate_every = 1  # re-score the members every N steps (0: never)
 
     c.render = ml_collections.ConfigDict()
     c.render.backend = "processes"  # processes (this host) | ray (actors, local or a cluster)
@@ -140,11 +158,6 @@ def _check(cond: bool, field: str, allowed: str, value) -> None:
         raise ConfigError(f"config.{field} = {value!r} is invalid: allowed {allowed}")
 
 
-def renderer_kwargs(c: ml_collections.ConfigDict) -> dict:
-    """The renderer fields every rendered setup gives its RenderedSampler (older configs lack them)."""
-    return dict(renderer=c.render.get("renderer", "pyrender"), spp=int(c.render.get("spp", 16)))
-
-
 def mitsuba_variant(c: ml_collections.ConfigDict, spp: int = 16) -> ml_collections.ConfigDict:
     """``:mitsuba``: render with Mitsuba 3's path tracer instead of pyrender."""
     c.render.renderer = "mitsuba"
@@ -153,14 +166,10 @@ def mitsuba_variant(c: ml_collections.ConfigDict, spp: int = 16) -> ml_collectio
 
 
 def validate(c: ml_collections.ConfigDict) -> None:
-    """Raise ConfigError naming the first invalid field. Setup-specific fields are checked by the setup."""
-    from hg_jax import setups
-    from hg_jax.methods.base import available
-
-    _check(c.experiment in setups.available(), "experiment", f"one of {setups.available()}", c.experiment)
-    _check(c.method in available(), "method", f"one of {available()}", c.method)
-    for b in c.baselines:
-        _check(b in available(), "baselines", f"entries from {available()}", tuple(c.baselines))
+    """Raise ConfigError naming the first invalid shared field (hg_jax.experiments.validate adds the
+    method, the baselines and the experiment's own fields)."""
+    _check(isinstance(c.experiment, str) and c.experiment != "", "experiment", "an experiment name",
+           c.experiment)
     _check(isinstance(c.seed, int) and c.seed >= 0, "seed", "an integer >= 0", c.seed)
     for f in ("outer_steps", "eval_every"):
         _check(isinstance(c[f], int) and c[f] >= 1, f, "an integer >= 1", c[f])
@@ -202,12 +211,21 @@ def validate(c: ml_collections.ConfigDict) -> None:
     _check(c.render.timeout_s > 0, "render.timeout_s", "> 0 seconds", c.render.timeout_s)
     from hg_jax.render.renderers import available as renderers
 
-    r = c.render.get("renderer", "pyrender")
-    _check(r in renderers(), "render.renderer", f"one of {renderers()}", r)
-    spp = c.render.get("spp", 16)
-    _check(isinstance(spp, int) and spp >= 1, "render.spp", "an integer >= 1 (samples per pixel)", spp)
+    _check(c.render.renderer in renderers(), "render.renderer", f"one of {renderers()}", c.render.renderer)
+    _check(isinstance(c.render.spp, int) and c.render.spp >= 1, "render.spp",
+           "an integer >= 1 (samples per pixel)", c.render.spp)
     _check(isinstance(c.render.max_retries, int) and c.render.max_retries >= 0, "render.max_retries",
            "an integer >= 0", c.render.max_retries)
+    _check(isinstance(c.random_beta.count, int) and c.random_beta.count >= 1, "random_beta.count",
+           "an integer >= 1 (fixed random β rows)", c.random_beta.count)
+    _check(c.random_beta.std > 0, "random_beta.std", "> 0", c.random_beta.std)
+    e = c.evolution
+    for f in ("population", "leaves"):
+        _check(isinstance(e[f], int) and e[f] >= 1, f"evolution.{f}", "an integer >= 1", e[f])
+    for f in ("candidates", "reevaluate_every"):
+        _check(isinstance(e[f], int) and e[f] >= 0, f"evolution.{f}", "an integer >= 0", e[f])
+    for f in ("crossover_rate", "mutation_rate"):
+        _check(0 <= e[f] <= 1, f"evolution.{f}", "a probability in [0, 1]", e[f])
 
 
 def check_beta_init(c: ml_collections.ConfigDict, schema) -> None:

@@ -54,8 +54,10 @@ def _load_mbii(path, args, config):
     if task == "intrinsic":
         from hg_jax.data import mbii_intrinsic
         return mbii_intrinsic.load_intrinsic_objects(path, names, size=size)
-    return mbii.load_objects(path, names, input=args.input or config["data"].get("input", "shading.png"),
-                             size=size)
+    # an MBII run's data.input is the object's image file; other runs' (gray / rgb) say nothing here
+    run_input = config["data"].get("input", "")
+    default = run_input if config["experiment"] == "mbii" else "shading.png"
+    return mbii.load_objects(path, names, input=args.input or default, size=size)
 
 
 @register_format("textured")
@@ -81,7 +83,7 @@ def _load_rgbd(path, args, config):
     from hg_jax.data import rgbd
 
     _normals_only(args, config, "rgbd")
-    gray = config["data"].get("image", "rgb") == "gray"
+    gray = config["data"].get("input", "rgb") == "gray"
     size = int(config["data"]["size"])
     embedded = all(os.path.isfile(os.path.join(path, f)) for f in ("NYU_depth.pgm", "SUN_depth.png"))
     if embedded and not os.path.isfile(os.path.join(path, "intrinsics.json")):
@@ -103,7 +105,7 @@ def _load_nyu(path, args, config):
     idx = None if not args.objects else [int(i) for i in args.objects.split(",")]
     return nyu.load_labeled(path, split="test", indices=idx, size=int(config["data"]["size"]),
                             normals=args.normals or "depth",
-                            gray=config["data"].get("image", "rgb") == "gray")
+                            gray=config["data"].get("input", "rgb") == "gray")
 
 
 @register_format("scans")
@@ -111,8 +113,11 @@ def _load_scans(path, args, config):
     """A folder of OBJ/PLY face scans re-rendered as in training (3 lights × 9 head poses each;
     data/scans.py); ``--views N`` keeps N views spread over poses and lights."""
     from hg_jax.data import scans
+    from hg_jax.experiments.faces.setup import generator
 
-    return scans.load_scans_format(path, args, config)
+    d = config["data"]
+    return scans.load_scans_format(path, generator(d), image=d["input"], normalize=bool(d["normalize"]),
+                                   objects=args.objects, views=args.views, task=args.task)
 
 
 def _normals_only(args, config, fmt):
@@ -122,14 +127,16 @@ def _normals_only(args, config, fmt):
 
 
 def _task_of(config) -> str:
-    return {"toy": "regression", "mbii": "normals", "nyu": "normals", "faces": "depth",
-            "intrinsic": "intrinsic"}.get(config["experiment"], "normals")
+    """The run's task, as its experiment builds it (no data is loaded)."""
+    from hg_jax import experiments
+
+    return experiments.module(config["experiment"]).network_and_task(ml_collections.ConfigDict(config))[2].name
 
 
 def evaluate(workdir: str, data: str, fmt: str = "mbii", row: str | None = None, **kw) -> dict:
     import jax.numpy as jnp
 
-    from hg_jax import checkpoint, setups
+    from hg_jax import checkpoint, experiments
 
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is unknown (evaluate): allowed {sorted(FORMATS)}")
@@ -141,7 +148,7 @@ def evaluate(workdir: str, data: str, fmt: str = "mbii", row: str | None = None,
                               task=kw.get("task"), views=kw.get("views"), layout=kw.get("layout"),
                               normals=kw.get("normals"))
     batch = FORMATS[fmt](data, args, config)
-    _, apply_fn, task = setups.module(config["experiment"]).network_and_task(
+    _, apply_fn, task = experiments.module(config["experiment"]).network_and_task(
         ml_collections.ConfigDict(config))
     preds = [np.asarray(apply_fn(params, jnp.asarray(batch["image"][i:i + 8]))[-1])
              for i in range(0, len(batch["image"]), 8)]

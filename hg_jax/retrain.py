@@ -33,7 +33,7 @@ def _config(report: dict):
 
 def retrain(workdir: str, steps: int, seeds=(0, 1, 2), row: str | None = None,
             labels=tuple(LABELS)) -> dict:
-    from hg_jax import setups
+    from hg_jax import experiments
     from hg_jax.experiment import run
 
     workdir = os.path.abspath(os.path.expanduser(workdir))
@@ -53,7 +53,8 @@ def retrain(workdir: str, steps: int, seeds=(0, 1, 2), row: str | None = None,
     betas = {"final": report["rows"][row]["beta"], "beta0": report["rows"][row]["beta_initial"]}
     betas["random"] = betas["beta0"]          # random_beta draws around it from the seed
     outer = math.ceil(steps / int(base.inner.unroll_steps))
-    setup = setups.build(base)
+    experiments.validate(base)
+    setup = experiments.build(base)
     out = {"workdir": workdir, "row": row, "steps": outer * int(base.inner.unroll_steps),
            "outer_steps": outer, "seeds": list(seeds), "runs": {}, "summary": {}}
     for label in labels:
@@ -64,6 +65,7 @@ def retrain(workdir: str, steps: int, seeds=(0, 1, 2), row: str | None = None,
                 c.method, c.baselines, c.seed = LABELS[label], (), int(seed)
                 c.beta_init, c.outer_steps = tuple(betas[label]), outer
                 c.eval_every, c.budget_s, c.checkpoint_every = outer, 0.0, outer
+                c.random_beta.count = 1
             rep = run(c, os.path.join(workdir, "retrain", label, f"seed_{seed}"), setup=setup)
             r = rep["rows"][c.method]
             runs.append({"seed": int(seed), "beta": r["beta"], "val_loss": r["val_loss"], "test": r["test"],

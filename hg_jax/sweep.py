@@ -1,6 +1,6 @@
 """Config sweeps as submitit job arrays (SLURM on a cluster, local processes for tests), and a summary.
 
-A config module may define ``get_sweep(variant) -> list[dict]`` of flattened overrides
+A config module may define ``get_sweep() -> list[dict]`` of flattened overrides
 (``{"hybrid.sigma": 0.1, "seed": 1}``). Each point runs ``experiment.run`` in its own workdir
 ``ROOT/<index>_<overrides>``. A preempted or timed-out SLURM job is requeued by submitit (the job is
 ``Checkpointable``) and resumes from its workdir's last checkpoint; the experiment also checkpoints
@@ -63,12 +63,12 @@ def launch(config, sweep: list[dict], root: str, launcher: str = "local", slurm:
         raise UsageError(f"--launcher {launcher!r} is unknown (sweep): allowed {LAUNCHERS}")
     if not sweep:
         raise ConfigError("get_sweep() returned no points (sweep): allowed a non-empty list of overrides")
-    from hg_jax import config as config_lib
+    from hg_jax import experiments
 
     configs, workdirs = [], []
     for i, overrides in enumerate(sweep):
         c = apply_overrides(config, overrides, f"sweep point {i}")
-        config_lib.validate(c)     # every point fails fast, before anything is submitted
+        experiments.validate(c)     # every point fails fast, before anything is submitted
         configs.append(c)
         workdirs.append(os.path.join(root, point_name(i, overrides)))
     folder = os.path.join(root, "submitit")

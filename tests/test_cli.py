@@ -38,7 +38,7 @@ def test_launch_user_errors_are_one_line(args, needles, tmp_path):
 
 
 def test_missing_data_root_is_one_line(tmp_path):
-    p = _run("launch.py", "--config", "configs/mbii.py:small", "--config.data.root=/nonexistent",
+    p = _run("launch.py", "--config", "configs/mbii.py:small", "--config.data.mbii_root=/nonexistent",
              "--workdir", str(tmp_path / "w"))
     _one_line_error(p, "/nonexistent")
 
@@ -72,7 +72,7 @@ def test_evaluate_missing_data_and_bad_flag_are_one_line(tmp_path):
 
 def test_load_trained_accepts_relative_and_home_paths(tmp_path, monkeypatch):
     from hg_jax import checkpoint
-    from hg_jax.state import OuterState
+    from hg_jax.core.state import OuterState
 
     run = tmp_path / "runs" / "r"
     state = OuterState(step=1, beta=np.zeros(2), beta_opt_state=(), params={"w": np.arange(3.0)},

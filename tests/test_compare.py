@@ -50,7 +50,7 @@ def test_failing_all_skipped_run_is_flagged_in_the_report(tmp_path):
     """A real run whose every β update is skipped says so in report.json, and compare refuses it."""
     import dataclasses
 
-    from hg_jax import setups
+    from hg_jax import experiments
     from hg_jax.experiment import run
     from tests.conftest import load_config
     from tests.test_faults import NaNAboveThreshold
@@ -58,7 +58,7 @@ def test_failing_all_skipped_run_is_flagged_in_the_report(tmp_path):
     c = load_config("toy", "small")
     with c.unlocked():
         c.outer_steps, c.eval_every = 3, 3
-    setup = setups.build(c)
+    setup = experiments.build(c)
     beta0 = setup.beta0
     bad = NaNAboveThreshold(size=setup.sampler.size, num_blobs=setup.sampler.num_blobs,
                             threshold=float(beta0[0]) - 10.0)          # every ± render is NaN

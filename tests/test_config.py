@@ -34,8 +34,8 @@ def test_invalid_values_name_the_field(field, value, message, tmp_path, monkeypa
     c = _toy()
     section, _, name = field.rpartition(".")
     (c[section] if section else c)[name] = value
-    from hg_jax import setups
-    monkeypatch.setattr(setups, "build", lambda *_: pytest.fail("setup built before validation"))
+    from hg_jax import experiments
+    monkeypatch.setattr(experiments, "build", lambda *_: pytest.fail("setup built before validation"))
     with pytest.raises(config_lib.ConfigError, match=message.replace(".", r"\.")):
         run(c, str(tmp_path))
     assert not os.path.exists(tmp_path / "metrics.jsonl")
@@ -65,18 +65,18 @@ def test_unknown_variant_is_an_error():
 
 @pytest.mark.parametrize("experiment,field,value,message", [
     ("nyu", "data.source", "suncg", "config.data.source"),
-    ("nyu", "data.test_frames", ("SUN",), "overlap"),
-    ("nyu", "data.val_frames", ("KITCHEN",), "not embedded frames"),
-    ("nyu", "data.image", "hsv", "config.data.image"),
+    ("nyu", "data.test_items", ("SUN",), "overlap"),
+    ("nyu", "data.val_items", ("KITCHEN",), "not embedded frames"),
+    ("nyu", "data.input", "hsv", "config.data.input"),
     ("nyu", "model.norm", "batch", "config.model.norm"),
     ("nyu", "data.size", 30, "config.data.size"),
-    ("intrinsic", "data.test_objects", ("apple",), "overlap"),
-    ("intrinsic", "data.val_views", -1, "config.data.val_views"),
+    ("intrinsic", "data.test_items", ("apple",), "overlap"),
+    ("intrinsic", "data.val_count", -1, "config.data.val_count"),
     ("intrinsic", "data.textured_layout", "zip", "config.data.textured_layout"),
     ("mbii", "model.conv", "fft", "config.model.conv"),
 ])
 def test_setup_fields_fail_before_data(experiment, field, value, message, tmp_path, monkeypatch):
-    from hg_jax import setups
+    from hg_jax import experiments
 
     c = load_config(experiment, "small")
     monkeypatch.setenv("HG_JAX_DATA", str(tmp_path / "absent"))   # any data read would fail otherwise
@@ -84,11 +84,11 @@ def test_setup_fields_fail_before_data(experiment, field, value, message, tmp_pa
     with c.unlocked():
         c[section][key] = value
     with pytest.raises(config_lib.ConfigError, match=message):
-        setups.module(experiment).validate(c)
+        experiments.validate(c)
 
 
 def test_nyu_full_set_path_is_checked(tmp_path):
-    from hg_jax.setups import nyu
+    from hg_jax.experiments.nyu import setup as nyu
 
     c = load_config("nyu", "small")
     c.data.source = "nyu"
@@ -103,7 +103,7 @@ def test_cosine_beta_schedule_decays_each_update_to_zero():
     import numpy as np
     import jax.numpy as jnp
 
-    from hg_jax.experiment import make_beta_optimizer
+    from hg_jax.core.loop import make_beta_optimizer
 
     c = _toy().beta_opt
     c.learning_rate, c.bias_correction = 0.1, True

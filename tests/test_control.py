@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 
-from hg_jax import setups
-from hg_jax.setups import control
+from hg_jax import experiments
+from hg_jax.experiments.control import setup as control
 from tests.conftest import load_config
 
 
 @pytest.fixture(scope="module")
 def csg_setup():
-    return setups.build(load_config("csg_control", "small"))
+    return experiments.build(load_config("csg_control", "small"))
 
 
 def test_csg_beta_star_differs_from_beta0_only_where_documented(csg_setup):
@@ -45,7 +45,7 @@ def test_val_and_test_are_renders_at_beta_star_with_disjoint_seeds(csg_setup):
 
 def test_nyu_beta_star_turns_the_camera():
     c = load_config("nyu_control", "small")
-    s = setups.build(c)
+    s = experiments.build(c)
     assert s.beta_error(s.beta0) == pytest.approx(np.hypot(10.0, 8.0))
     assert s.beta_error(s.beta_star) == pytest.approx(0.0, abs=1e-9)
     diff = np.nonzero(~np.isclose(s.beta0, s.beta_star))[0]
@@ -59,9 +59,9 @@ def test_control_config_errors_name_the_field():
 
     c = load_config("csg_control", "small")
     with c.unlocked():
-        c.data.num_val = 0
-    with pytest.raises(ConfigError, match="config.data.num_val"):
-        setups.build(c)
+        c.data.val_count = 0
+    with pytest.raises(ConfigError, match="config.data.val_count"):
+        experiments.validate(c)
 
 
 @pytest.mark.slow

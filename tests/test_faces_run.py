@@ -1,6 +1,5 @@
 """The face-depth experiment end to end on CPU: face model grammar, real renderer, hourglass, the real
 face scan re-rendered (paper §5.3)."""
-import argparse
 import json
 
 import jax.numpy as jnp
@@ -55,8 +54,11 @@ def test_small_faces_run_end_to_end(tmp_path, shared_data):
 
     # the scans format of the evaluation CLI: every view of the one embedded scan, rendered as in the run
     config = json.loads(json.dumps(rep["config"]))
-    args = argparse.Namespace(objects=None, views=None, task=None)
-    views = scans.load_scans_format(f"{shared_data}/faces/scans", args, config)
+    from hg_jax.experiments.faces import setup as faces
+
+    gen, data = faces.generator(config["data"]), config["data"]
+    views = scans.load_scans_format(f"{shared_data}/faces/scans", gen, image=data["input"],
+                                    normalize=data["normalize"])
     assert len(views["names"]) == 27 == views["image"].shape[0]
     assert views["image"].shape[1:] == (c.data.size, c.data.size, 1)
     assert views["target"].shape == views["mask"].shape == (27, c.data.size, c.data.size, 1)
@@ -66,16 +68,15 @@ def test_small_faces_run_end_to_end(tmp_path, shared_data):
     import ml_collections
 
     from hg_jax import checkpoint
-    from hg_jax.setups import faces
 
     cfg, params = checkpoint.load_trained(str(tmp_path), None)
     _, apply_fn, task = faces.network_and_task(ml_collections.ConfigDict(cfg))
     test = scans.split_views(views, "test")
     pred = np.asarray(apply_fn(params, jnp.asarray(test["image"]))[-1])
     assert task.metrics(pred, test)["abs_rel"] == pytest.approx(m["abs_rel"], rel=1e-4)
-    sub = scans.load_scans_format(f"{shared_data}/faces/scans",
-                                  argparse.Namespace(objects="james", views=5, task="depth"), config)
+    sub = scans.load_scans_format(f"{shared_data}/faces/scans", gen, image=data["input"],
+                                  normalize=data["normalize"], objects="james", views=5, task="depth")
     assert len(sub["names"]) == 5
     with pytest.raises(ValueError):
-        scans.load_scans_format(f"{shared_data}/faces/scans",
-                                argparse.Namespace(objects="nobody", views=None, task=None), config)
+        scans.load_scans_format(f"{shared_data}/faces/scans", gen, image=data["input"],
+                                normalize=data["normalize"], objects="nobody")

@@ -26,8 +26,8 @@ def test_small_intrinsic_run_end_to_end(tmp_path, shared_data):
         assert 0 <= m["albedo_si_rmse"] <= m["albedo_rmse"] + 1e-9
     assert not np.allclose(rep["rows"]["hybrid"]["beta_initial"], rep["beta"])
     # the evaluation CLI reproduces the MBII test metrics from the checkpoint
-    ev = evaluate(str(tmp_path), f"{shared_data}/mbii", objects=",".join(c.data.test_objects))
-    assert ev["n"] == len(c.data.test_objects)
+    ev = evaluate(str(tmp_path), f"{shared_data}/mbii", objects=",".join(c.data.test_items))
+    assert ev["n"] == len(c.data.test_items)
     assert ev["albedo_mae"] == pytest.approx(rep["metrics"]["mbii_test"]["albedo_mae"], rel=1e-4)
     tex = evaluate(str(tmp_path), f"{shared_data}/textured", fmt="textured", views=3)
     assert tex["n"] == 3 and np.isfinite(tex["shading_rmse"])

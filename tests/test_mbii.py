@@ -207,13 +207,13 @@ def test_corrupt_depth_file_names_the_path(root, tmp_path):
 
 @pytest.mark.parametrize("field,value,message", [
     ("data.size", 60, "config.data.size"),
-    ("data.test_objects", ("apple",), "overlap"),
-    ("data.val_objects", ("banana",), "config.data.val_objects"),
+    ("data.test_items", ("apple",), "overlap"),
+    ("data.val_items", ("banana",), "config.data.val_items"),
     ("model.depth", 0, "config.model.depth"),
 ])
 def test_mbii_config_errors_before_any_data(field, value, message):
     from hg_jax.config import ConfigError
-    from hg_jax.setups import mbii as mbii_setup
+    from hg_jax.experiments.mbii import setup as mbii_setup
     from tests.conftest import load_config
     c = load_config("mbii", "small")
     section, name = field.split(".")

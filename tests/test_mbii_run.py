@@ -25,8 +25,8 @@ def test_small_mbii_run_end_to_end(tmp_path, shared_data):
     assert not np.allclose(rep["rows"]["hybrid"]["beta_initial"], rep["beta"])   # β changed
     assert all(np.all(np.isfinite(l["beta"])) for l in lines)
     # the evaluation CLI reproduces the test metrics from the checkpoint, on any MBII-layout folder
-    ev = evaluate(str(tmp_path), f"{shared_data}/mbii", objects=",".join(c.data.test_objects))
-    assert ev["n"] == len(c.data.test_objects)
+    ev = evaluate(str(tmp_path), f"{shared_data}/mbii", objects=",".join(c.data.test_items))
+    assert ev["n"] == len(c.data.test_items)
     assert ev["mean_angle"] == pytest.approx(m["mean_angle"], rel=1e-4)
     sub = evaluate(str(tmp_path), f"{shared_data}/mbii", objects="cup2,deer", input="diffuse.png")
     assert sub["n"] == 2

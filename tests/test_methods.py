@@ -1,11 +1,11 @@
-"""Registry-wide smoke test: every method runs two outer steps of a tiny toy config."""
+"""Registry-wide smoke test: every estimator runs two outer steps of a tiny toy config."""
 import json
 
 import numpy as np
 import pytest
 
 from hg_jax.experiment import run
-from hg_jax.methods.base import available
+from hg_jax.core.estimators.base import available, entry
 from tests.conftest import load_config
 
 
@@ -18,8 +18,9 @@ def test_every_method_runs_two_steps(method, tmp_path):
     assert [l["step"] for l in lines] == [1, 2]
     assert all(np.isfinite(l["val_loss"]) for l in lines)
     assert all(l["render_s"] >= 0 and l["compute_s"] > 0 for l in lines)
+    assert all(l["sgd_steps"] % c.inner.unroll_steps == 0 for l in lines) and lines[1]["sgd_steps"] > lines[0]["sgd_steps"]
     beta0 = rep["rows"][method]["beta_error"]["start"]
-    if method in ("fixed", "random_beta"):
+    if not entry(method).make.updates_beta:
         assert lines[0]["beta"] == lines[1]["beta"]          # held fixed
     else:
         assert lines[0]["beta"] != lines[1]["beta"]          # updated at every step
@@ -31,11 +32,17 @@ def test_every_method_runs_two_steps(method, tmp_path):
 def test_evolution_runs_two_steps_on_the_csg_experiment(tmp_path):
     c = load_config("mbii", "small")
     c.method, c.outer_steps, c.eval_every, c.hybrid.num_directions = "evolution", 2, 1, 2
+    c.beta_opt.warmup_steps = 0       # both steps are evolution steps
     run(c, str(tmp_path))
     lines = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
     assert [l["step"] for l in lines] == [1, 2]
     assert all(len(l["candidate_losses"]) == 2 and np.all(np.isfinite(l["candidate_losses"])) for l in lines)
     assert lines[-1]["render_s"] > 0 and lines[0]["beta"] == lines[1]["beta"]
+    # counted like every estimator: 2 children + 8 re-scored members + the population batch per step
+    k, b, trainings = c.inner.unroll_steps, c.inner.batch_size, 2 + c.evolution.population + 1
+    assert all(l["rescored"] for l in lines)
+    assert [l["renders"] for l in lines] == [trainings * k * b, 2 * trainings * k * b]
+    assert [l["sgd_steps"] for l in lines] == [trainings * k, 2 * trainings * k]
 
 
 def test_evolution_refuses_a_non_csg_experiment(tmp_path):

@@ -137,7 +137,7 @@ def test_small_mbii_run_with_mitsuba(tmp_path, shared_data):
     c = load_config("mbii", "small_mitsuba")
     # the smallest run through every stage: renders dominate, path tracing is ~5x pyrender's cost
     c.outer_steps, c.eval_every, c.render.spp, c.render.num_workers = 2, 2, 2, 1
-    c.data.size, c.data.val_objects, c.data.test_objects = 16, ("apple", "box"), ("cup1",)
+    c.data.size, c.data.val_items, c.data.test_items = 16, ("apple", "box"), ("cup1",)
     c.model = dict(num_stacks=1, depth=1, channels=8, norm="group", conv="im2col")
     rep = run(c, str(tmp_path))
     m = rep["metrics"]["mbii_test"]

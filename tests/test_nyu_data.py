@@ -242,7 +242,7 @@ def test_missing_and_invalid_files_are_named(mat, tmp_path):
 
 def test_nyu_setup_reads_the_labelled_set_by_path(mat):
     """config.data.source = "nyu": validation from the training split, test from the test split."""
-    from hg_jax.setups import nyu as nyu_setup
+    from hg_jax.experiments.nyu import setup as nyu_setup
     from tests.conftest import load_config
 
     c = load_config("nyu", "small")

@@ -14,8 +14,7 @@ pytestmark = pytest.mark.slow
 
 def test_small_nyu_run_end_to_end(tmp_path, shared_data):
     c = load_config("nyu", "small")
-    c.data.original_row = True          # the three Table-3 rows, at the smallest scale
-    c.baselines = ("random_beta",)
+    c.baselines = ("random_beta", "original")   # the three Table-3 rows, at the smallest scale
     c.outer_steps = 2
     c.eval_every = 2
     rep = run(c, str(tmp_path))

@@ -99,9 +99,9 @@ def test_same_beta_trajectory_as_the_process_backend(tmp_path, shared_data):
 
     def trajectory(backend):
         c = load_config("mbii", "small")
-        c.data.root = f"{shared_data}/mbii"
+        c.data.mbii_root = f"{shared_data}/mbii"
         c.outer_steps, c.eval_every = 2, 2
-        c.data.size, c.data.val_objects, c.data.test_objects = 16, ("apple", "box"), ("cup1",)
+        c.data.size, c.data.val_items, c.data.test_items = 16, ("apple", "box"), ("cup1",)
         c.model = dict(num_stacks=1, depth=1, channels=8, norm="group", conv="im2col")
         c.render.backend, c.render.num_workers = backend, 2
         workdir = tmp_path / backend

@@ -32,7 +32,8 @@ EXCLUDED = {
     "ray start --address=HEAD_IP": "joins a head node on another host (HEAD_IP is a placeholder)",
 }
 # shortest run that keeps a launch command's shape: the :small variant, one outer step, the fixed
-# method (no meta-gradient compile), same paths and flags otherwise
+# method (no meta-gradient compile) with no warm-up (it must be shorter than the run), same paths and
+# flags otherwise
 FAST = ["--config.outer_steps=1", "--config.eval_every=1", "--config.method=fixed", "--config.beta_opt.warmup_steps=0"]
 # prefix -> (argv replacements, args appended)
 SHRINK = {

@@ -15,11 +15,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = textwrap.dedent("""
     import json, sys
     import jax, jax.numpy as jnp, numpy as np, optax
-    from hg_jax import sharding
     from hg_jax.config import ConfigError
-    from hg_jax.engine import Engine
+    from hg_jax.core import sharding
+    from hg_jax.core.bridge import InProcessPool, PendingBatches
+    from hg_jax.core.trainer import Trainer
     from hg_jax.generators.toy import ToySampler
-    from hg_jax.host import InProcessPool, render_batches
     from hg_jax.models.convnet import make_convnet
     from hg_jax.tasks.regression import RegressionTask
 
@@ -30,18 +30,17 @@ SCRIPT = textwrap.dedent("""
     test = {k: np.asarray(v) for k, v in s.batch(beta, np.arange(200, 211)).items()}   # N = 11: padded
     init, apply = make_convnet((4,), 1, 1)
 
-    def engine(mesh):
-        return Engine.build(pool=InProcessPool(s), schema=s.schema, task=RegressionTask(), init_fn=init,
-                            apply_fn=apply, inner_optimizer=optax.adam(1e-2, eps_root=1e-16),
-                            beta_optimizer=optax.rmsprop(0.05), val_batch=val, unroll_steps=3,
-                            batch_size=4, mesh=mesh)
+    def trainer(mesh):
+        return Trainer.build(task=RegressionTask(), init_fn=init, apply_fn=apply,
+                             inner_optimizer=optax.adam(1e-2, eps_root=1e-16), val_batch=val, unroll_steps=3,
+                             batch_size=4, mesh=mesh)
 
-    one, two = engine(sharding.make_mesh(1)), engine(sharding.make_mesh(0))
+    one, two = trainer(sharding.make_mesh(1)), trainer(sharding.make_mesh(0))
     assert one.mesh is None and two.mesh.size == 2
-    state = one.init_state(beta, jax.random.PRNGKey(0), (1, 16, 16, 1))
-    X = render_batches(one.pool, beta, np.arange(12).reshape(3, 4))
-    L1, dX1, p1, s1, l1 = one.meta_grad(state.params, state.inner_opt_state, X, val)
-    L2, dX2, p2, s2, l2 = two.meta_grad(state.params, state.inner_opt_state, X, val)
+    params, opt_state = one.init(jax.random.PRNGKey(0), (1, 16, 16, 1))
+    X = PendingBatches(InProcessPool(s), beta, np.arange(12).reshape(3, 4)).result()
+    L1, dX1, p1, s1, l1 = one.meta_grad(params, opt_state, X, val)
+    L2, dX2, p2, s2, l2 = two.meta_grad(params, opt_state, X, val)
     # the placements asked for: X split on B, the trained network replicated
     assert dX2["image"].sharding.spec == sharding.P(None, "batch"), dX2["image"].sharding
     assert all(a.sharding.is_fully_replicated for a in jax.tree_util.tree_leaves(p2))
@@ -51,8 +50,8 @@ SCRIPT = textwrap.dedent("""
            "params": float(max(np.max(np.abs(np.asarray(a) - np.asarray(b)))
                                for a, b in zip(jax.tree_util.tree_leaves(p1), jax.tree_util.tree_leaves(p2)))),
            "losses": float(np.max(np.abs(np.asarray(l1) - np.asarray(l2))))}
-    T1 = one.train_only(state.params, state.inner_opt_state, X, val)
-    T2 = two.train_only(state.params, state.inner_opt_state, X, val)
+    T1 = one.train_only(params, opt_state, X, val)
+    T2 = two.train_only(params, opt_state, X, val)
     out["train_only_L"] = [float(T1[0]), float(T2[0])]
     e1, e2 = one.evaluate(p1, test, chunk=4), two.evaluate(p2, test, chunk=4)
     out["eval"] = [e1, e2]

@@ -5,7 +5,7 @@ import numpy as np
 import optax
 import pytest
 
-from hg_jax import unroll
+from hg_jax.core import unroll
 from hg_jax.models.convnet import make_convnet
 from hg_jax.tasks.regression import RegressionTask
 
@@ -84,7 +84,7 @@ def test_hourglass_adam_meta_gradient_is_finite_and_matches_finite_differences(x
     (test_hourglass.py checks the im2col network against one built from flax layers.)"""
     import ml_collections
 
-    from hg_jax.experiment import make_inner_optimizer
+    from hg_jax.core.trainer import make_inner_optimizer
     from hg_jax.models.hourglass import make_model
     from hg_jax.tasks.normals import NormalsTask
 

@@ -40,7 +40,7 @@ TRAIN_OBJECTS = ("apple", "box", "cup1", "dinosaur", "frog1", "panther", "paper1
 TEST_OBJECTS = ("cup2", "deer", "frog2", "paper2", "pear", "potato", "raccoon", "sun", "teabag1", "turtle")
 HOW_TO_GET = ("MBII in the SIRFS layout (folders <object>/ with Z.mat, mask.png, shading.png, ...) ships "
               "with SIRFS 1.5 (Barron & Malik), under data/MIT-Berkeley-Laboratory; this project expects "
-              "it at ../shared/data/mbii beside the repo, at $HG_JAX_DATA/mbii, or at --config.data.root")
+              "it at ../shared/data/mbii beside the repo, at $HG_JAX_DATA/mbii, or at --config.data.mbii_root")
 
 
 def default_root() -> str:

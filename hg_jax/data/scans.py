@@ -390,17 +390,10 @@ def split_views(views: dict, split: str) -> dict:
 
 # ---- the face experiment's real data --------------------------------------------------------------
 
-def render_for_config(folder: str, data) -> dict:
-    """All views of the scans in ``folder`` rendered exactly as the face experiment's real data:
-    ``data`` is ``config.data`` (ConfigDict or plain dict): the generator of
-    ``generators.faces.generator_from_config`` (camera, light intensity, model frame), ``size``,
-    ``image`` (gray | rgb, default gray) and ``normalize`` (default True)."""
-    from hg_jax.generators.faces import generator_from_config
-
-    gen = generator_from_config(data)
-    image = data["image"] if "image" in data else "gray"
-    normalize = bool(data["normalize"]) if "normalize" in data else True
-    return render_scans(folder, size=gen.image_size, image=image, generator=gen, normalize=normalize)
+def render_for_generator(folder: str, generator, image: str = "gray", normalize: bool = True) -> dict:
+    """All views of the scans in ``folder`` rendered exactly as the face experiment's real data: with
+    ``generator``'s camera, light intensity and model frame, at its image size."""
+    return render_scans(folder, size=generator.image_size, image=image, generator=generator, normalize=normalize)
 
 
 def _subset(views: dict, idx) -> dict:
@@ -408,38 +401,36 @@ def _subset(views: dict, idx) -> dict:
     return {k: np.asarray(v)[idx] for k, v in views.items()}
 
 
-def load_scans_format(path: str, args, config: dict) -> dict:
+def load_scans_format(path: str, generator, image: str = "gray", normalize: bool = True,
+                      objects: str | None = None, views: int | None = None, task: str | None = None) -> dict:
     """``python -m hg_jax.evaluate --format scans``: every view (scan × 9 poses × 3 lights) of the
-    scans under ``path``, rendered with the run's settings (``render_for_config(path,
-    config["data"])``), as ``dict(image, target, mask, names)`` (+ scan / pose / light indices).
+    scans under ``path``, rendered with the run's generator and input settings
+    (``render_for_generator``), as ``dict(image, target, mask, names)`` (+ scan / pose / light indices).
 
-    ``args.objects``: comma-separated scan names (relative path without extension, e.g. ``james``),
-    None for all; ``args.views``: keep that many views, evenly spaced over the protocol order (so
-    poses and lights are covered), None for all; ``args.task``: None or ``depth`` (the only ground
+    ``objects``: comma-separated scan names (relative path without extension, e.g. ``james``),
+    None for all; ``views``: keep that many views, evenly spaced over the protocol order (so
+    poses and lights are covered), None for all; ``task``: None or ``depth`` (the only ground
     truth a scan gives here). This evaluates on *all* views: the run's own test set is only the
     test split (``split_views``), the validation views having steered β.
     """
-    task = getattr(args, "task", None)
     if task not in (None, "depth"):
         raise DataError(f"--format scans gives depth ground truth; --task {task!r} is not supported")
     if not os.path.isdir(path):
         raise DataNotFound(f"scan folder {path} does not exist")
-    views = render_for_config(path, config["data"])
-    available = sorted({str(n).split("/yaw")[0] for n in views["names"]})
-    scan_of = np.array([str(n).split("/yaw")[0] for n in views["names"]])
-    objects = getattr(args, "objects", None)
+    out = render_for_generator(path, generator, image=image, normalize=normalize)
+    available = sorted({str(n).split("/yaw")[0] for n in out["names"]})
+    scan_of = np.array([str(n).split("/yaw")[0] for n in out["names"]])
     if objects:
         names = [n.strip() for n in objects.split(",") if n.strip()]
         unknown = sorted(set(names) - set(available))
         if unknown:
             raise DataError(f"--objects: {unknown} not found in {path}; available scans: {available}")
-        views = _subset(views, np.nonzero(np.isin(scan_of, names))[0])
-    n = getattr(args, "views", None)
-    if n is not None:
-        n = int(n)
+        out = _subset(out, np.nonzero(np.isin(scan_of, names))[0])
+    if views is not None:
+        n = int(views)
         if n < 1:
             raise DataError(f"--views {n}: allowed an integer >= 1")
-        total = len(views["names"])
+        total = len(out["names"])
         if n < total:
-            views = _subset(views, np.unique(np.round(np.linspace(0, total - 1, n)).astype(np.int64)))
-    return views
+            out = _subset(out, np.unique(np.round(np.linspace(0, total - 1, n)).astype(np.int64)))
+    return out

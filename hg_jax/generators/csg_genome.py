@@ -1,7 +1,7 @@
 """CSG shapes as flat genomes, for Shape Evolution (Yang & Deng 2018). Host side, no jax.
 
-A genome is a float64 vector: ``LEAVES`` primitive leaves (kind, three size parameters) and
-``LEAVES − 1`` joins (active flag, union/subtract, rotation axis and angle, scale, attachment point
+A genome is a float64 vector: ``n`` primitive leaves (kind, three size parameters) and
+``n − 1`` joins (active flag, union/subtract, rotation axis and angle, scale, attachment point
 on the current shape as three uniforms, offset along the surface normal). The shape folds the
 active joins left to right with the CSG grammar's own primitives and attachment rule, and the
 same boolean fallback policy. A genome travels through the render pool in place of β, so
@@ -19,10 +19,24 @@ from hg_jax.generators.csg import PRIMITIVES, CSGGenerator
 from hg_jax.generators.rendered import RenderedSampler
 from hg_jax.render.scene import Scene
 
-LEAVES = 4
+LEAVES = 4        # default number of leaves: the largest tree a genome can express
 LEAF = 4          # kind, p0, p1, p2
 JOIN = 11         # active, subtract, axis(3), angle, scale, face u, bary a, bary b, offset
-SIZE = LEAVES * LEAF + (LEAVES - 1) * JOIN
+
+
+def size(leaves: int = LEAVES) -> int:
+    """Length of a genome with ``leaves`` leaves."""
+    return leaves * LEAF + (leaves - 1) * JOIN
+
+
+SIZE = size(LEAVES)
+
+
+def leaves_of(genome: np.ndarray) -> int:
+    n = (len(genome) + JOIN) / (LEAF + JOIN)
+    if n != int(n) or n < 1:
+        raise ValueError(f"genome: expected shape (n·{LEAF} + (n−1)·{JOIN},) for n ≥ 1 leaves, got {np.shape(genome)}")
+    return int(n)
 
 
 def leaf_mesh(g: np.ndarray) -> trimesh.Trimesh:
@@ -39,12 +53,13 @@ def leaf_mesh(g: np.ndarray) -> trimesh.Trimesh:
 def decode(genome: np.ndarray) -> tuple[trimesh.Trimesh, int]:
     """-> (mesh, number of boolean fallbacks)."""
     genome = np.asarray(genome, np.float64)
-    if genome.shape != (SIZE,):
-        raise ValueError(f"genome: expected shape ({SIZE},), got {genome.shape}")
+    if genome.ndim != 1:
+        raise ValueError(f"genome: expected shape (n·{LEAF} + (n−1)·{JOIN},), got {genome.shape}")
+    n = leaves_of(genome)
     mesh = leaf_mesh(genome[:LEAF])
     fallbacks = 0
-    for j in range(LEAVES - 1):
-        join = genome[LEAVES * LEAF + j * JOIN: LEAVES * LEAF + (j + 1) * JOIN]
+    for j in range(n - 1):
+        join = genome[n * LEAF + j * JOIN: n * LEAF + (j + 1) * JOIN]
         if join[0] < 0.5:
             continue
         child = leaf_mesh(genome[(j + 1) * LEAF:(j + 2) * LEAF])
@@ -71,24 +86,27 @@ def decode(genome: np.ndarray) -> tuple[trimesh.Trimesh, int]:
     return mesh, fallbacks
 
 
-def random_genome(rng: np.random.Generator, gen: CSGGenerator, beta: np.ndarray) -> np.ndarray:
-    """A genome drawn from the CSG grammar's prior at β (leaf kinds, sizes, joins, transforms)."""
+def random_genome(rng: np.random.Generator, gen: CSGGenerator, beta: np.ndarray,
+                  leaves: int = LEAVES) -> np.ndarray:
+    """A genome of ``leaves`` leaves drawn from the CSG grammar's prior at β (leaf kinds, sizes,
+    joins, transforms)."""
     p = gen.schema.constrained(np.asarray(beta, np.float64))
-    g = np.zeros(SIZE)
-    for i in range(LEAVES):
+    n = leaves
+    g = np.zeros(size(n))
+    for i in range(n):
         kind = int(rng.choice(len(PRIMITIVES), p=p["primitive_w"]))
         ln = lambda name: float(np.exp(p[f"{name}_mu"][0] + p[f"{name}_sd"][0] * rng.standard_normal()))  # noqa: E731
         if PRIMITIVES[kind] == "cube":
-            size = [ln("box_extent") for _ in range(3)]
+            dims = [ln("box_extent") for _ in range(3)]
         elif PRIMITIVES[kind] == "truncated_cone":
             r = ln("cone_radius")
-            size = [r, r / (1 + np.exp(-rng.standard_normal())), ln("cone_height")]
+            dims = [r, r / (1 + np.exp(-rng.standard_normal())), ln("cone_height")]
         else:
             s = ln("sphere_radius" if PRIMITIVES[kind] == "sphere" else "tetra_size")
-            size = [s, s, s]
-        g[i * LEAF:(i + 1) * LEAF] = [kind, *size]
-    for j in range(LEAVES - 1):
-        o = LEAVES * LEAF + j * JOIN
+            dims = [s, s, s]
+        g[i * LEAF:(i + 1) * LEAF] = [kind, *dims]
+    for j in range(n - 1):
+        o = n * LEAF + j * JOIN
         g[o] = float(rng.uniform() < p["p_expand"][0])
         g[o + 1] = float(rng.uniform() >= p["p_union"][0])
         g[o + 2:o + 5] = rng.standard_normal(3)
@@ -100,32 +118,37 @@ def random_genome(rng: np.random.Generator, gen: CSGGenerator, beta: np.ndarray)
 
 
 def mutate(rng: np.random.Generator, genome: np.ndarray, gen: CSGGenerator, beta) -> np.ndarray:
-    """Transform changes, primitive swaps, or toggling a join."""
+    """Transform changes, primitive swaps, or toggling a join (one of the three, uniformly)."""
     g = genome.copy()
-    kind = rng.integers(3)
+    n = leaves_of(g)
+    kind = rng.integers(3) if n > 1 else 1     # one leaf: no join to change
+
     if kind == 0:      # transform change of one join
-        o = LEAVES * LEAF + int(rng.integers(LEAVES - 1)) * JOIN
+        o = n * LEAF + int(rng.integers(n - 1)) * JOIN
         g[o + 2:o + 5] += 0.3 * rng.standard_normal(3)
         g[o + 5] += 0.3 * rng.standard_normal()
         g[o + 6] *= np.exp(0.2 * rng.standard_normal())
         g[o + 7:o + 10] = (g[o + 7:o + 10] + 0.1 * rng.standard_normal(3)) % 1.0
         g[o + 10] *= np.exp(0.3 * rng.standard_normal())
     elif kind == 1:    # primitive swap: a fresh leaf from the prior
-        i = int(rng.integers(LEAVES))
-        g[i * LEAF:(i + 1) * LEAF] = random_genome(rng, gen, beta)[i * LEAF:(i + 1) * LEAF]
+        i = int(rng.integers(n))
+        g[i * LEAF:(i + 1) * LEAF] = random_genome(rng, gen, beta, n)[i * LEAF:(i + 1) * LEAF]
     else:              # grow or prune: toggle one join
-        o = LEAVES * LEAF + int(rng.integers(LEAVES - 1)) * JOIN
+        o = n * LEAF + int(rng.integers(n - 1)) * JOIN
         g[o] = 1.0 - g[o]
     return g
 
 
 def crossover(rng: np.random.Generator, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The boolean combination of a's first leaves with b's remaining leaves and joins."""
-    k = int(rng.integers(1, LEAVES))
+    n = leaves_of(a)
+    if n == 1:
+        return a.copy()
+    k = int(rng.integers(1, n))
     g = b.copy()
     g[:k * LEAF] = a[:k * LEAF]
-    g[LEAVES * LEAF:LEAVES * LEAF + (k - 1) * JOIN] = a[LEAVES * LEAF:LEAVES * LEAF + (k - 1) * JOIN]
-    o = LEAVES * LEAF + (k - 1) * JOIN
+    g[n * LEAF:n * LEAF + (k - 1) * JOIN] = a[n * LEAF:n * LEAF + (k - 1) * JOIN]
+    o = n * LEAF + (k - 1) * JOIN
     g[o] = 1.0                     # the cut point becomes an active join: a's part ∘ b's part
     return g
 
@@ -149,3 +172,25 @@ class GenomeScenes:
 def genome_sampler(sampler: RenderedSampler) -> RenderedSampler:
     """The same rendering as the experiment's CSG sampler, with genomes in place of β."""
     return dataclasses.replace(sampler, generator=GenomeScenes(sampler.generator))
+
+
+@dataclasses.dataclass(frozen=True)
+class GenomeSpace:
+    """What Shape Evolution needs from a CSG experiment: the grammar (its prior at β seeds the
+    population and primitive swaps) and the sampler that renders genomes like the experiment's β
+    renders. A setup offers it as ``Setup.genomes``."""
+    csg: CSGGenerator
+    sampler: RenderedSampler
+
+    @classmethod
+    def of(cls, sampler: RenderedSampler) -> "GenomeSpace":
+        return cls(csg=sampler.generator, sampler=genome_sampler(sampler))
+
+    def random(self, rng, beta, leaves: int = LEAVES) -> np.ndarray:
+        return random_genome(rng, self.csg, beta, leaves)
+
+    def mutate(self, rng, genome, beta) -> np.ndarray:
+        return mutate(rng, genome, self.csg, beta)
+
+    def crossover(self, rng, a, b) -> np.ndarray:
+        return crossover(rng, a, b)

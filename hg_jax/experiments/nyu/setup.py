@@ -5,18 +5,18 @@ the test metrics.
 
 Real data sources (``config.data.source``):
 - ``"embedded"`` (default): the two real frames in ../shared/data/rgbd (one raw NYU Kinect frame,
-  one SUN RGB-D frame), normals computed from depth (data/rgbd.py). ``val_frames`` / ``test_frames``
+  one SUN RGB-D frame), normals computed from depth (data/rgbd.py). ``val_items`` / ``test_items``
   name them; by default SUN → validation, NYU → test. A one-frame test set: the report says so.
 - ``"rgbd"``: any folder in the rgbd format (``<name>_color.*``, ``<name>_depth.*``, intrinsics
-  json) at ``data.rgbd_root``; ``val_frames`` / ``test_frames`` name frames.
+  json) at ``data.rgbd_root``; ``val_items`` / ``test_items`` name frames.
 - ``"nyu"``: the labelled NYU Depth V2 set at ``data.nyu_mat`` (``nyu_depth_v2_labeled.mat``) with
   the standard split (``data.nyu_splits``, default splits.mat beside it): ``val_count`` frames of
   the 795 training frames give β's loss, the 654 test frames (or the first ``test_count``) the
   metrics; normals from depth or from a ``normals_gt`` folder (``data.normals_gt``).
 
-Rows: the main method (hybrid, from the default β), the baselines of the config (default: a
-random β), and "original": the network trained on the unperturbed base scenes, i.e. β with every
-spread at 1 µm / κ = 1e9 (offsets below 1e-5 m and 0.01°).
+Rows: the main method (hybrid, from the default β) and the baselines of the config (default: a
+random β and "original": the network trained on the unperturbed base scenes, i.e. β with every
+spread at 1 µm / κ = 1e9, offsets below 1e-5 m and 0.01°; ``ROWS`` names it for config.baselines).
 """
 from __future__ import annotations
 
@@ -25,20 +25,21 @@ import os
 import numpy as np
 
 from hg_jax.data import rgbd
+from hg_jax.errors import ConfigError
+from hg_jax.experiments.base import (Setup, build_network, check_disjoint, check_input, check_int, in_channels,
+                                     renderer_kwargs, validate_model)
 from hg_jax.generators.perturb import PerturbedIndoorGenerator
-from hg_jax.config import renderer_kwargs
 from hg_jax.generators.rendered import RenderedSampler
 from hg_jax.samples import draw_samples
-from hg_jax.setups.base import Setup, check_disjoint
-from hg_jax.setups.mbii import build_network, validate_model
 from hg_jax.tasks.normals import NormalsTask
 
 SOURCES = ("embedded", "rgbd", "nyu")
 EMBEDDED = ("NYU", "SUN")
+ROWS = ("original",)
 
 
 def network_and_task(config):
-    c = 1 if config.data.image == "gray" else 3
+    c = in_channels(config.data)
     return (*build_network(config.model, c, 3), NormalsTask(in_channels=c))
 
 
@@ -54,31 +55,38 @@ def original_beta(gen: PerturbedIndoorGenerator) -> np.ndarray:
     return gen.beta_from(obj_shift_sd=1e-6, obj_rot_kappa=1e9, cam_shift_sd=1e-6, cam_rot_kappa=1e9)
 
 
-def validate(config) -> None:
-    from hg_jax.config import ConfigError
+def sampler_of(config) -> RenderedSampler:
+    """The perturbed indoor scenes (NYU's, and nyu_control's) rendered to images + normals."""
+    return RenderedSampler(generator(config), target="normals", image=config.data.input, normalize=True,
+                           **renderer_kwargs(config))
 
+
+def validate_scenes(config) -> None:
     d = config.data
-    validate_model(config)
-    if d.source not in SOURCES:
-        raise ConfigError(f"config.data.source = {d.source!r} is invalid: allowed {SOURCES}")
-    if d.image not in ("gray", "rgb"):
-        raise ConfigError(f"config.data.image = {d.image!r} is invalid: allowed 'gray' or 'rgb'")
+    check_input(d)
     for f in ("num_scenes", "components"):
-        if not (isinstance(d[f], int) and d[f] >= 1):
-            raise ConfigError(f"config.data.{f} = {d[f]!r} is invalid: allowed an integer >= 1")
+        check_int(d, f, 1, "an integer >= 1")
     for f in d.scene_dirs:
         if not os.path.isdir(f):
             raise ConfigError(f"config.data.scene_dirs: {f!r} is not a folder (allowed: folders of meshes "
                               "plus cameras.json, see generators/scene_files.py)")
+
+
+def validate(config) -> None:
+    d = config.data
+    validate_model(config)
+    validate_scenes(config)
+    if d.source not in SOURCES:
+        raise ConfigError(f"config.data.source = {d.source!r} is invalid: allowed {SOURCES}")
     if d.source in ("embedded", "rgbd"):
         if d.source == "embedded":
-            bad = sorted((set(d.val_frames) | set(d.test_frames)) - set(EMBEDDED))
+            bad = sorted((set(d.val_items) | set(d.test_items)) - set(EMBEDDED))
             if bad:
-                raise ConfigError(f"config.data.val_frames / test_frames: {bad} are not embedded frames; "
+                raise ConfigError(f"config.data.val_items / test_items: {bad} are not embedded frames; "
                                   f"allowed {EMBEDDED}")
-        if not len(d.val_frames) or not len(d.test_frames):
-            raise ConfigError("config.data.val_frames and test_frames must both be non-empty")
-        check_disjoint(d, "val_frames", "test_frames")
+        if not len(d.val_items) or not len(d.test_items):
+            raise ConfigError("config.data.val_items and test_items must both be non-empty")
+        check_disjoint(d, "val_items", "test_items")
         if d.source == "rgbd" and not os.path.isdir(d.rgbd_root):
             raise ConfigError(f"config.data.rgbd_root = {d.rgbd_root!r} is not a folder (data.source='rgbd' "
                               "needs <name>_color.*, <name>_depth.*, intrinsics.json there)")
@@ -87,13 +95,12 @@ def validate(config) -> None:
             raise ConfigError(f"config.data.nyu_mat = {d.nyu_mat!r} is not a file (data.source='nyu' needs "
                               "nyu_depth_v2_labeled.mat from the NYU Depth V2 site)")
         for f in ("val_count", "test_count"):
-            if not (isinstance(d[f], int) and d[f] >= 0):
-                raise ConfigError(f"config.data.{f} = {d[f]!r} is invalid: allowed an integer >= 0 (0: all)")
+            check_int(d, f, 0, "an integer >= 0 (0: all)")
 
 
 def _real_sets(config) -> tuple[dict, dict, tuple]:
     d = config.data
-    size, gray = int(d.size), d.image == "gray"
+    size, gray = int(d.size), d.input == "gray"
     if d.source == "nyu":
         from hg_jax.data import nyu
 
@@ -109,7 +116,7 @@ def _real_sets(config) -> tuple[dict, dict, tuple]:
                 f"normals: {normals}")
         return val, test, (note,)
     if d.source == "rgbd":
-        frames = rgbd.load_rgbd_folder(d.rgbd_root, size, names=list(d.val_frames) + list(d.test_frames),
+        frames = rgbd.load_rgbd_folder(d.rgbd_root, size, names=list(d.val_items) + list(d.test_items),
                                        gray=gray)
         where = d.rgbd_root
     else:
@@ -122,28 +129,25 @@ def _real_sets(config) -> tuple[dict, dict, tuple]:
         out["names"] = list(names)
         return out
 
-    val, test = pick(d.val_frames), pick(d.test_frames)
+    val, test = pick(d.val_items), pick(d.test_items)
     notes = (f"real data: RGB-D frames in {where}, normals computed from depth (data/rgbd.py); "
-             f"validation (β's loss) {list(d.val_frames)}, test (never used for β) {list(d.test_frames)}",)
-    if len(d.test_frames) < 10:
-        notes += (f"the test set is tiny ({len(d.test_frames)} frame(s)): its numbers show that the pipeline "
+             f"validation (β's loss) {list(d.val_items)}, test (never used for β) {list(d.test_items)}",)
+    if len(d.test_items) < 10:
+        notes += (f"the test set is tiny ({len(d.test_items)} frame(s)): its numbers show that the pipeline "
                   "runs on real data, not a benchmark result; set data.source='nyu' with the labelled "
                   "NYU Depth V2 set for Table 3",)
     return val, test, notes
 
 
 def build(config) -> Setup:
-    validate(config)
-    gen = generator(config)
-    sampler = RenderedSampler(gen, target="normals", image=config.data.image, normalize=True,
-                              **renderer_kwargs(config))
+    sampler = sampler_of(config)
     init_fn, apply_fn, task = network_and_task(config)
     val, test, notes = _real_sets(config)
     c = val["image"].shape[-1]
     return Setup(sampler=sampler, task=task, init_fn=init_fn, apply_fn=apply_fn,
                  input_shape=(1, int(config.data.size), int(config.data.size), c), val=val,
                  tests={"nyu_test": test}, beta0=sampler.default_beta(), draw_samples=_draw,
-                 extra_rows=(("original", original_beta(gen)),) if config.data.original_row else (),
+                 named_betas=(("original", original_beta(sampler.generator)),),
                  notes=notes)
 
 

@@ -19,15 +19,16 @@ a method finds the data that generated the target domain.
   yaw only changes which walls are seen, and object offsets of decimetres move a few pixels.
 
 Validation seeds are ``VAL_SEED0 + i`` and test seeds ``TEST_SEED0 + i``: disjoint from each other
-and, being ≥ 2³¹, from every training seed (host.seeds_from_key draws from [0, 2³¹ − 1)).
+and, being ≥ 2³¹, from every training seed (core/bridge.seeds_from_key draws from [0, 2³¹ − 1)).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from hg_jax.experiments.base import Setup, check_int, validate_model
 from hg_jax.generators.base import stack_samples
+from hg_jax.generators.csg_genome import GenomeSpace
 from hg_jax.samples import draw_samples
-from hg_jax.setups.base import Setup
 
 VAL_SEED0 = 2 ** 31
 TEST_SEED0 = 2 ** 31 + 1_000_000
@@ -76,26 +77,16 @@ def nyu_identified(schema, beta) -> np.ndarray:
 NYU_IDENTIFIED = "mixture-mean camera pitch and roll offsets Σ_k w_k μ_k (degrees)"
 
 
-# ---- shared -------------------------------------------------------------------------------------
+# ---- shared ----------------------------------------------------------------------------------
 def base_setup(config):
-    """The controlled experiment's generator, network and task: exactly the real experiment's."""
-    from hg_jax.config import renderer_kwargs
-    from hg_jax.generators.rendered import RenderedSampler
-
+    """The controlled experiment's sampler, network and task: exactly the real experiment's."""
     if config.experiment == "csg_control":
-        from hg_jax.generators.csg import CSGGenerator
-        from hg_jax.setups.mbii import network_and_task
+        from hg_jax.experiments.mbii import setup as mbii
 
-        gen = CSGGenerator(max_depth=int(config.data.max_depth), image_size=int(config.data.size))
-        sampler = RenderedSampler(gen, target="normals", image="gray", normalize=True,
-                                  **renderer_kwargs(config))
-        return sampler, network_and_task(config), csg_beta_star, csg_identified, CSG_IDENTIFIED, 1
-    from hg_jax.setups import nyu
+        return mbii.sampler_of(config), mbii.network_and_task(config), csg_beta_star, csg_identified, CSG_IDENTIFIED
+    from hg_jax.experiments.nyu import setup as nyu
 
-    sampler = RenderedSampler(nyu.generator(config), target="normals", image=config.data.image,
-                              normalize=True, **renderer_kwargs(config))
-    channels = 1 if config.data.image == "gray" else 3
-    return sampler, nyu.network_and_task(config), nyu_beta_star, nyu_identified, NYU_IDENTIFIED, channels
+    return nyu.sampler_of(config), nyu.network_and_task(config), nyu_beta_star, nyu_identified, NYU_IDENTIFIED
 
 
 def network_and_task(config):
@@ -103,22 +94,17 @@ def network_and_task(config):
 
 
 def validate(config) -> None:
-    from hg_jax.config import ConfigError
-    from hg_jax.setups.mbii import validate_model
-
     validate_model(config)
-    d = config.data
-    for f in ("num_val", "num_test"):
-        if not (isinstance(d[f], int) and d[f] >= 1):
-            raise ConfigError(f"config.data.{f} = {d[f]!r} is invalid: allowed an integer >= 1 (renders at β*)")
-    if config.experiment == "csg_control" and not (isinstance(d.max_depth, int) and 0 <= d.max_depth <= 6):
-        raise ConfigError(f"config.data.max_depth = {d.max_depth!r} is invalid: allowed 0..6")
-    if config.experiment == "nyu_control":
-        if d.image not in ("gray", "rgb"):
-            raise ConfigError(f"config.data.image = {d.image!r} is invalid: allowed 'gray' or 'rgb'")
-        for f in ("num_scenes", "components"):
-            if not (isinstance(d[f], int) and d[f] >= 1):
-                raise ConfigError(f"config.data.{f} = {d[f]!r} is invalid: allowed an integer >= 1")
+    for f in ("val_count", "test_count"):
+        check_int(config.data, f, 1, "an integer >= 1 (renders at β*)")
+    if config.experiment == "csg_control":
+        from hg_jax.experiments.mbii import setup as mbii
+
+        mbii.validate_csg(config)
+    else:
+        from hg_jax.experiments.nyu import setup as nyu
+
+        nyu.validate_scenes(config)
 
 
 def render_set(sampler, beta, seeds) -> dict:
@@ -126,14 +112,14 @@ def render_set(sampler, beta, seeds) -> dict:
 
 
 def build(config) -> Setup:
-    validate(config)
-    sampler, (init_fn, apply_fn, task), star_fn, identified, what, channels = base_setup(config)
+    sampler, (init_fn, apply_fn, task), star_fn, identified, what = base_setup(config)
+    channels = task.in_channels
     schema = sampler.schema
     beta0 = sampler.default_beta()
     beta_star = star_fn(schema, beta0)
     d, size = config.data, int(config.data.size)
-    val = render_set(sampler, beta_star, VAL_SEED0 + np.arange(int(d.num_val)))
-    test = render_set(sampler, beta_star, TEST_SEED0 + np.arange(int(d.num_test)))
+    val = render_set(sampler, beta_star, VAL_SEED0 + np.arange(int(d.val_count)))
+    test = render_set(sampler, beta_star, TEST_SEED0 + np.arange(int(d.test_count)))
     target = identified(schema, beta_star)
 
     def beta_error(beta) -> float:
@@ -142,6 +128,7 @@ def build(config) -> Setup:
     return Setup(sampler=sampler, task=task, init_fn=init_fn, apply_fn=apply_fn,
                  input_shape=(1, size, size, channels), val=val, tests={"beta_star_test": test},
                  beta0=beta0, beta_star=beta_star, beta_error=beta_error, draw_samples=draw_samples,
-                 notes=(f"controlled: validation = {d.num_val} renders at β* (seeds {VAL_SEED0}+i), "
-                        f"test = {d.num_test} renders at β* (seeds {TEST_SEED0}+i); beta_error = "
+                 genomes=GenomeSpace.of(sampler) if config.experiment == "csg_control" else None,
+                 notes=(f"controlled: validation = {d.val_count} renders at β* (seeds {VAL_SEED0}+i), "
+                        f"test = {d.test_count} renders at β* (seeds {TEST_SEED0}+i); beta_error = "
                         f"distance of the {what}",))

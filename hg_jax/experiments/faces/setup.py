@@ -1,7 +1,7 @@
 """Face depth (paper §5.3, Table 4): a 3D morphable face model (ICT-FaceKit by default) posed, lit and
 rendered by pyrender → depth; real validation / test = re-rendered real face scans.
 
-Sampler: ``RenderedSampler(FaceGenerator(...), target="depth", image=config.data.image, normalize=
+Sampler: ``RenderedSampler(FaceGenerator(...), target="depth", image=config.data.input, normalize=
 config.data.normalize)``; β = Gaussian mixtures over 10 identity + 10 expression coefficients and a
 von Mises mixture over head pose (generators/faces.py). ``normalize`` (default True) divides each
 image by its robust maximum on the face, as for MBII, so a scan's texture brightness and a synthetic
@@ -26,7 +26,7 @@ constant, which dominates the loss and β's gradient signal); offset 40: val 229
 0.25, δ1 0.12; offset 50: val 35.5, rmse 5.75, abs_rel 0.080, δ1 0.98. Hence the default 50.
 
 Real data: the scan folder (``config.data.scans_root``; default ``../shared/data/faces/scans`` or
-``$HG_JAX_DATA/faces/scans``) re-rendered by ``data/scans.render_for_config`` (9 poses × 3 lights
+``$HG_JAX_DATA/faces/scans``) re-rendered by ``real_views`` (data/scans.py: 9 poses × 3 lights
 per scan, the generator's camera), split by ``scans.split_views``: with several scans, disjoint
 scans for validation and test; with one scan (the embedded default), disjoint poses (said in
 ``Setup.notes``: the test set is then tiny, 5 poses × 3 lights of one person).
@@ -38,38 +38,44 @@ import functools
 import numpy as np
 
 from hg_jax.data import scans
-from hg_jax.generators.faces import generator_from_config
-from hg_jax.config import renderer_kwargs
-from hg_jax.generators.rendered import IMAGES, RenderedSampler
+from hg_jax.errors import ConfigError
+from hg_jax.experiments.base import (Setup, build_network, check_input, check_int, in_channels, renderer_kwargs,
+                                     validate_model)
+from hg_jax.generators.faces import FaceGenerator
+from hg_jax.generators.rendered import RenderedSampler
 from hg_jax.samples import draw_samples
-from hg_jax.setups.base import Setup
-from hg_jax.setups.mbii import build_network, validate_model
 from hg_jax.tasks.depth import DepthTask
 
 SAMPLE_POSES = (4, 1, 7, 3, 5, 0)     # re-rendered scan views shown in samples.png (protocol pose ids)
 
 
-def in_channels(config) -> int:
-    return 3 if config.data.get("image", "gray") == "rgb" else 1
-
-
 def network_and_task(config):
     d = config.data
-    task = DepthTask(in_channels=in_channels(config), offset=float(d.get("depth_offset", 0.0)))
-    return (*build_network(config.model, in_channels(config), 1, final_activation="relu"), task)
+    task = DepthTask(in_channels=in_channels(d), offset=float(d.depth_offset))
+    return (*build_network(config.model, in_channels(d), 1, final_activation="relu"), task)
+
+
+def generator(data) -> FaceGenerator:
+    """The face generator of ``config.data`` (a ConfigDict or a checkpoint's plain dict): training and
+    the scans' re-rendering for evaluation both build it here, so they cannot differ."""
+    return FaceGenerator(image_size=int(data["size"]), model_path=data["model_path"] or "",
+                         n_identity=int(data["identity"]), n_expression=int(data["expression"]),
+                         n_texture=int(data["texture"]),
+                         n_components=int(data["components"]), n_pose_components=int(data["pose_components"]))
+
+
+def real_views(root: str, data) -> dict:
+    """Every view of the scans in ``root`` rendered as this experiment's real data (data/scans.py)."""
+    return scans.render_for_generator(root, generator(data), image=data["input"], normalize=bool(data["normalize"]))
 
 
 def validate(config) -> None:
-    from hg_jax.config import ConfigError
-
     d = config.data
     validate_model(config)
-    if d.image not in IMAGES:
-        raise ConfigError(f"config.data.image = {d.image!r} is invalid: allowed {IMAGES}")
-    for f in ("n_identity", "n_expression", "n_texture", "n_components", "n_pose_components"):
-        if not (isinstance(d[f], int) and d[f] >= 1):
-            raise ConfigError(f"config.data.{f} = {d[f]!r} is invalid: allowed an integer >= 1")
-    gen = generator_from_config(d)
+    check_input(d)
+    for f in ("identity", "expression", "texture", "components", "pose_components"):
+        check_int(d, f, 1, "an integer >= 1")
+    gen = generator(d)
     if not (isinstance(d.depth_offset, (int, float)) and 0 <= d.depth_offset <= gen.camera_distance - 10):
         raise ConfigError(f"config.data.depth_offset = {d.depth_offset!r} is invalid: allowed cm in "
                           f"[0, {gen.camera_distance - 10:g}] (0: raw depth; a face's nearest point is "
@@ -84,15 +90,13 @@ def _sample_views(views: dict) -> list[dict]:
 
 
 def build(config) -> Setup:
-    validate(config)
     d = config.data
     size = int(d.size)
     root = d.scans_root or scans.default_root()
-    gen = generator_from_config(d)
-    sampler = RenderedSampler(gen, target="depth", image=d.image, normalize=bool(d.normalize),
+    sampler = RenderedSampler(generator(d), target="depth", image=d.input, normalize=bool(d.normalize),
                               **renderer_kwargs(config))
     init_fn, apply_fn, task = network_and_task(config)
-    views = scans.render_for_config(root, d)
+    views = real_views(root, d)
     val, test = scans.split_views(views, "validation"), scans.split_views(views, "test")
     n_scans = len(np.unique(views["scan"]))
     if n_scans == 1:
@@ -108,7 +112,7 @@ def build(config) -> Setup:
              f"depth in cm; the network predicts depth − {float(d.depth_offset):g} cm; loss and metrics "
              "on absolute depth")
     return Setup(sampler=sampler, task=task, init_fn=init_fn, apply_fn=apply_fn,
-                 input_shape=(1, size, size, in_channels(config)), val=val, tests={"scans_test": test},
+                 input_shape=(1, size, size, in_channels(d)), val=val, tests={"scans_test": test},
                  beta0=sampler.default_beta(), notes=notes,
                  draw_samples=functools.partial(draw_samples, extra={"real scans (re-rendered)":
                                                                      _sample_views(views)}))

@@ -88,8 +88,9 @@ def make_meta_grad(*, train_loss: Callable, val_loss: Callable, optimizer, remat
     return jax.jit(meta_grad)
 
 
-def make_train_only(*, train_loss: Callable, val_loss: Callable, optimizer, remat: bool = False):
-    """-> jitted f(params, opt_state, X, val_batch) -> (L, params_K, opt_state_K, train_losses): no gradient."""
+def make_train_only(*, train_loss: Callable, val_loss: Callable, optimizer):
+    """-> jitted f(params, opt_state, X, val_batch) -> (L, params_K, opt_state_K, train_losses): no
+    gradient, so no activations are kept and ``remat`` has nothing to save."""
 
     def run(params, opt_state, batches, val_batch):
         p, s, losses = train(params, opt_state, batches, loss_fn=train_loss, optimizer=optimizer)
