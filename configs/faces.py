@@ -25,6 +25,7 @@ def get_config(variant: str = ""):
     c = hourglass_defaults(base())
     c.experiment = "faces"
     c.outer_steps = 10
+    c.beta_opt.warmup_steps = 2     # of only 10 outer steps: the hourglass default 6 would leave 4 β updates
     c.eval_every = 5
     c.baselines = ("random_beta", "random_search")
     c.hybrid.num_directions = 2
