@@ -109,6 +109,21 @@ def test_registry_takes_a_user_renderer_and_samplers_pickle():
         RenderedSampler(g, renderer="nope")(g.default_beta(), 0)
 
 
+def test_a_renderer_factory_is_a_value_the_sampler_carries_into_workers():
+    """No registry needed: a module-level factory pickles by reference, renders in this process
+    and in a spawned render worker, and gives the same sample in both."""
+    from hg_jax.render.pool import RenderPool
+
+    g = CSGGenerator(image_size=S, max_depth=0)
+    sampler = RenderedSampler(g, renderer=_Flat)
+    here = sampler(g.default_beta(), 3)
+    assert np.allclose(here["target"][..., 2], 1)
+    with RenderPool(sampler, num_workers=1) as pool:
+        there = pool.submit([(g.default_beta(), 3)]).result()[0]
+    for k in here:
+        np.testing.assert_array_equal(here[k], there[k])
+
+
 @pytest.mark.parametrize("field,value,match", [("renderer", "blender", "render.renderer"),
                                                ("spp", 0, "render.spp")])
 def test_config_validation_names_the_field(field, value, match):

@@ -1,9 +1,10 @@
 """f(β, r) = render(grammar(β, r)): the bridge from a scene grammar to a training sample.
 
-A *scene generator* (csg.py, scenes.py, faces.py, textures.py) has ``schema``, ``default_beta()``
+A *scene generator* (csg.py, perturb.py, faces.py, textured_shapes.py) has ``schema``, ``default_beta()``
 and ``generate(beta, seed) -> Scene``. ``RenderedSampler`` renders that scene with the process's
-one renderer (``renderer``: pyrender or mitsuba, hg_jax.render.renderers) and picks the maps the task needs. It is picklable, so the render pool can run it in
-worker processes. No jax here.
+one renderer (``renderer``: a name — pyrender, mitsuba, or one registered in
+hg_jax.render.renderers — or a module-level factory) and picks the maps the task needs. It is
+picklable, so the render pool can run it in worker processes. No jax here.
 """
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ class RenderedSampler:
     target: str = "normals"
     image: str = "gray"
     normalize: bool = False  # scale the image like the real photos (data/imageops.normalize_intensity)
-    renderer: str = "pyrender"  # a name in hg_jax.render.renderers (a string: samplers are pickled)
+    # a name in hg_jax.render.renderers, or a module-level factory (width, height, spp) -> renderer
+    renderer: Any = "pyrender"
     spp: int = 16            # samples per pixel, for renderers that sample (mitsuba)
 
     def __post_init__(self):

@@ -1,9 +1,9 @@
 """Renderer registry: ``render.renderer`` names a factory ``(width, height, spp) -> renderer``
 whose ``render(scene, seed) -> dict`` returns pyrender_backend's maps. No jax here.
 
-Samplers hold the renderer's *name* (a string pickles to spawned workers; a factory registered in
-the parent would not exist there unless its module registers it on import), and each process
-makes one renderer per (name, size, spp) on first use.
+A sampler holds its renderer as a value: a registered *name*, or the factory itself when that is a
+module-level function (both pickle to spawned workers by reference; a renderer instance, with its
+GL context, would not). Each process makes one renderer per (renderer, size, spp) on first use.
 """
 from __future__ import annotations
 
@@ -51,8 +51,13 @@ def available() -> tuple:
     return tuple(_FACTORIES)
 
 
-def get_renderer(name: str, width: int, height: int, spp: int = 16):
-    """This process's renderer ``name`` for a size and sample count."""
+def get_renderer(name, width: int, height: int, spp: int = 16):
+    """This process's renderer ``name`` (a registered name or a factory) for a size and sample count."""
+    if callable(name):
+        key = (name, int(width), int(height), int(spp))
+        if key not in _INSTANCES:
+            _INSTANCES[key] = name(int(width), int(height), int(spp))
+        return _INSTANCES[key]
     if name not in _FACTORIES:
         raise ValueError(f"renderer {name!r} is not registered: allowed {available()} "
                          "(hg_jax.render.renderers.register_renderer adds one)")
