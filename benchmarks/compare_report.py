@@ -39,11 +39,28 @@ def controlled(result: dict) -> str:
     return "\n".join(lines)
 
 
+def table1(result: dict) -> str:
+    lines = [f"`{result['command']}` — {result['random_betas']} random fixed β per seed, seeds "
+             f"{sorted(int(k) for k in result['per_seed'])}; test set, mean ± std over seeds; random β ranked by "
+             "validation loss only", "",
+             "| row | snapshot | mean angle ° | median angle ° | MSE | ≤ 11.25° % | ≤ 22.5° % | ≤ 30° % |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label, snaps in result["summary"].items():
+        for snap, per_set in snaps.items():
+            m = next(iter(per_set.values()))
+            lines.append(f"| {label if label == 'hybrid' else label + ' random β'} | "
+                         f"{'best validation' if snap == 'best_val' else 'final'} | "
+                         f"{_pm(m['mean_angle'], '{:.2f}')} | {_pm(m['median_angle'], '{:.2f}')} | "
+                         f"{_pm(m['mse'], '{:.3f}')} | {_pm(m['within_11.25'], '{:.1f}')} | "
+                         f"{_pm(m['within_22.5'], '{:.1f}')} | {_pm(m['within_30'], '{:.1f}')} |")
+    return "\n".join(lines)
+
+
 def main(paths) -> None:
     for path in paths:
         result = json.load(open(path))
         print(f"### {result['experiment']}\n")
-        print(controlled(result) if result["protocol"] == "controlled" else json.dumps(result["summary"], indent=1))
+        print(controlled(result) if result["protocol"] == "controlled" else table1(result))
         print()
 
 
