@@ -28,7 +28,7 @@ import numpy as np
 import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from hg_jax import unroll  # noqa: E402
+from hg_jax.core import unroll  # noqa: E402
 from hg_jax.models.convnet import make_convnet  # noqa: E402
 from hg_jax.tasks.regression import RegressionTask  # noqa: E402
 

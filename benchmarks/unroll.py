@@ -21,7 +21,7 @@ import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import median_time  # noqa: E402
-from hg_jax import unroll  # noqa: E402
+from hg_jax.core import unroll  # noqa: E402
 from hg_jax.tasks.regression import RegressionTask  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
