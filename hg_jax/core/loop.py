@@ -191,7 +191,9 @@ class BestSnapshot:
     def report(self, run: Run) -> dict | None:
         if self.state is None:
             return None
-        return {"step": int(self.state.step), "val_loss": self.val_loss,
+        # re-evaluated by the program that gives the row's final val_loss, so the two compare exactly;
+        # self.val_loss came from inside the step's program and differs from it by float rounding
+        return {"step": int(self.state.step), "val_loss": run.trainer.val_loss(self.state.params),
                 "beta": np.asarray(self.state.beta).tolist(),
                 "test": evaluate_tests(run.trainer, run.tests, self.state.params)}
 
