@@ -14,6 +14,7 @@ barely correlated with the measured differences; after a couple of outer steps t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -25,25 +26,57 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
-def measure(config, warmups, n_dir: int, eps: float) -> dict:
+@contextlib.contextmanager
+def session(config):
+    """The experiment's setup, render pools, trainer, a fixed-β estimator and the seed's initial state
+    (``beta_opt.warmup_steps`` 0: the caller decides how many outer steps to warm up)."""
     import jax
 
     from benchmarks.compare import with_overrides
     from hg_jax import experiments
     from hg_jax.core import loop, trainer as trainer_lib
     from hg_jax.core.bridge import Pools
-    from hg_jax.core.estimators.base import Context, RenderRequest, make, seeds_for, step_keys
-    from hg_jax.core.estimators.hybrid import inner
+    from hg_jax.core.estimators.base import Context, make
 
     config = with_overrides(config, **{"beta_opt.warmup_steps": 0})
     experiments.validate(config)
     setup = experiments.build(config)
-    out = []
     with Pools({"beta": setup.sampler}, config.render.num_workers) as pools:
         trainer = trainer_lib.from_config(config, setup)
         beta_opt = loop.make_beta_optimizer(config.beta_opt, loop.beta_updates(config))
         fixed = make("fixed", config, Context(schema=setup.sampler.schema, batch_shape=trainer.batch_shape))
         state = loop.init_state(trainer, beta_opt, setup.beta0, jax.random.PRNGKey(config.seed), setup.input_shape)
+
+        def warm(st):
+            st, _ = loop.outer_step(st, fixed, trainer, pools, beta_opt)
+            return st
+
+        yield setup, pools, trainer, state, warm
+
+
+def scalars(trainer, pools, st, deltas, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per δ (rows of ``deltas``), at the network of ``st`` and the seeds of outer step ``step``:
+    hybrid's ⟨∂L/∂X, X(β+δ) − X(β−δ)⟩ and random search's measured L(β+δ) − L(β−δ)."""
+    import jax
+
+    from hg_jax.core.estimators.base import RenderRequest, seeds_for, step_keys
+    from hg_jax.core.estimators.hybrid import inner
+
+    seeds = seeds_for(step_keys(jax.random.fold_in(st.key, step))[0], trainer.batch_shape)
+    probes = tuple(st.beta + s * u for u in deltas for s in (1, -1))
+    renders = pools.submit(RenderRequest(seeds=seeds, train=st.beta, probes=probes))
+    _, dX, *_ = trainer.meta_grad(st.params, st.inner_opt_state, renders.train.result(), trainer.val_batch)
+    dX = jax.device_get(dX)
+    pm = [(renders.probes[2 * j].result(), renders.probes[2 * j + 1].result()) for j in range(len(deltas))]
+    hyb = np.array([inner(dX, p, m) for p, m in pm])
+    brs = np.array([trainer.score(st.params, st.inner_opt_state, p)[0] - trainer.score(st.params, st.inner_opt_state, m)[0]
+                    for p, m in pm])
+    return hyb, brs
+
+
+def measure(config, warmups, n_dir: int, eps: float) -> dict:
+    out = []
+    with session(config) as (setup, pools, trainer, state, warm):
         d = setup.beta0.size
         dirs = [np.random.default_rng(i).standard_normal(d) for i in range(n_dir)]
         names = [f"random {i}" for i in range(n_dir)]
@@ -53,17 +86,7 @@ def measure(config, warmups, n_dir: int, eps: float) -> dict:
         dirs = [u / np.linalg.norm(u) for u in dirs]
         for w in range(max(warmups) + 1):
             if w in warmups:
-                st = state.replace(step=10_000 + w)          # seeds no training step uses
-                seeds = seeds_for(step_keys(jax.random.fold_in(st.key, st.step))[0], trainer.batch_shape)
-                probes = tuple(st.beta + s * eps * u for u in dirs for s in (1, -1))
-                renders = pools.submit(RenderRequest(seeds=seeds, train=st.beta, probes=probes))
-                _, dX, *_ = trainer.meta_grad(st.params, st.inner_opt_state, renders.train.result(),
-                                              trainer.val_batch)
-                dX = jax.device_get(dX)
-                pm = [(renders.probes[2 * j], renders.probes[2 * j + 1]) for j in range(len(dirs))]
-                hyb = np.array([inner(dX, p.result(), m.result()) for p, m in pm])
-                brs = np.array([trainer.score(st.params, st.inner_opt_state, p.result())[0]
-                                - trainer.score(st.params, st.inner_opt_state, m.result())[0] for p, m in pm])
+                hyb, brs = scalars(trainer, pools, state, [eps * u for u in dirs], 10_000 + w)  # seeds no training step uses
                 r = slice(0, n_dir)
                 row = {"warmup": w, "corr": float(np.corrcoef(hyb[r], brs[r])[0, 1]),
                        "size_ratio": float(np.abs(hyb[r]).mean() / np.abs(brs[r]).mean()),
@@ -76,7 +99,7 @@ def measure(config, warmups, n_dir: int, eps: float) -> dict:
                          f"random search {row['beta_star_sign']['random_search']:+.0f}" if "beta_star_sign" in row else ""),
                       flush=True)
             if w < max(warmups):
-                state, _ = loop.outer_step(state, fixed, trainer, pools, beta_opt)
+                state = warm(state)
     return {"rows": out}
 
 
