@@ -13,10 +13,8 @@ benchmarks/results/<--out>.json; not part of run_all.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -61,9 +59,9 @@ def measure(config, warmup: int, sets: int, eps: float) -> dict:
            "per_set_corr": [float(np.corrcoef(h, b)[0, 1]) for h, b in zip(hyb, brs)]}
     if star is not None:
         u = star / np.linalg.norm(star)
-        # -derivative along u > 0 means L falls towards β*
-        out["towards_beta_star"] = {k: {"per_set": (-(v @ u)).tolist(), "t": float(t_stat(-(v @ u)[:, None])[0])}
-                                    for k, v in (("hybrid", hyb), ("random_search", brs))}
+        towards = {"hybrid": -(hyb @ u), "random_search": -(brs @ u)}   # > 0: L falls towards β*
+        out["towards_beta_star"] = {k: {"per_set": v.tolist(), "t": float(t_stat(v[:, None])[0])}
+                                    for k, v in towards.items()}
         out["beta_star_minus_beta0"] = star.tolist()
     return out
 
@@ -85,29 +83,18 @@ def report(res: dict) -> None:
 
 
 def main():
+    from benchmarks.meta_signal import add_probe_args, run_probe
+
     ap = argparse.ArgumentParser()
-    ap.add_argument("--config", default=os.path.join(ROOT, "configs", "csg_control.py"))
+    add_probe_args(ap, "csg_control.py", "beta_snr")
     ap.add_argument("--warmup", type=int, default=6)
     ap.add_argument("--sets", type=int, default=4, help="independent outer-step seed sets (>= 2)")
     ap.add_argument("--eps", type=float, default=0.1, help="ε along each coordinate")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
-    ap.add_argument("--out", default="beta_snr", help="result name in benchmarks/results/")
     a = ap.parse_args()
     if a.sets < 2:
         ap.error("--sets must be >= 2 (a spread needs two sets)")
-    from benchmarks.compare import load_config, parse_overrides, with_overrides
-    from hg_jax.runtime import enable_compile_cache
-
-    enable_compile_cache()
-    t = time.perf_counter()
-    res = measure(with_overrides(load_config(a.config), **parse_overrides(a.set)), a.warmup, a.sets, a.eps)
-    res.update(config=os.path.relpath(os.path.abspath(a.config.partition(":")[0]), ROOT), warmup=a.warmup,
-               eps=a.eps, overrides=parse_overrides(a.set), wall_s=time.perf_counter() - t,
-               command="python benchmarks/beta_snr.py " + " ".join(sys.argv[1:]))
-    report(res)
-    os.makedirs(os.path.join(ROOT, "benchmarks", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "benchmarks", "results", a.out + ".json"), "w") as f:
-        json.dump(res, f, indent=1)
+    report(run_probe(a, "beta_snr.py", lambda config: measure(config, a.warmup, a.sets, a.eps),
+                     warmup=a.warmup, eps=a.eps))
 
 
 if __name__ == "__main__":

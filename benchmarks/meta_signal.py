@@ -103,28 +103,42 @@ def measure(config, warmups, n_dir: int, eps: float) -> dict:
     return {"rows": out}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--config", default=os.path.join(ROOT, "configs", "nyu_control.py"))
-    ap.add_argument("--warmup", default="0,1,2,6")
-    ap.add_argument("--directions", type=int, default=8)
-    ap.add_argument("--eps", type=float, default=0.1, help="‖δ‖ along each unit direction")
+def add_probe_args(ap: argparse.ArgumentParser, config: str, out: str) -> None:
+    """The flags every probe script shares: which config, overrides of it, the result's name."""
+    ap.add_argument("--config", default=os.path.join(ROOT, "configs", config))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override, e.g. --set inner.optimizer=sgd (repeatable)")
-    ap.add_argument("--out", default="meta_signal", help="result name in benchmarks/results/")
-    a = ap.parse_args()
+    ap.add_argument("--out", default=out, help="result name in benchmarks/results/")
+
+
+def run_probe(a: argparse.Namespace, script: str, measure_fn, **record) -> dict:
+    """``measure_fn(config)`` on the config the flags name, with the compile cache on; its result,
+    together with ``record``, the config, overrides, command and wall seconds, goes to
+    benchmarks/results/<--out>.json and is returned."""
     from benchmarks.compare import load_config, parse_overrides, with_overrides
     from hg_jax.runtime import enable_compile_cache
 
     enable_compile_cache()
+    overrides = parse_overrides(a.set)
     t = time.perf_counter()
-    res = measure(with_overrides(load_config(a.config), **parse_overrides(a.set)), sorted(int(w) for w in a.warmup.split(",")), a.directions, a.eps)
-    res.update(overrides=parse_overrides(a.set), config=os.path.relpath(os.path.abspath(a.config.partition(":")[0]), ROOT), eps=a.eps,
-               command="python benchmarks/meta_signal.py " + " ".join(sys.argv[1:]),
-               wall_s=time.perf_counter() - t)
+    res = measure_fn(with_overrides(load_config(a.config), **overrides))
+    res.update(record, overrides=overrides, config=os.path.relpath(os.path.abspath(a.config.partition(":")[0]), ROOT),
+               command=f"python benchmarks/{script} " + " ".join(sys.argv[1:]), wall_s=time.perf_counter() - t)
     os.makedirs(os.path.join(ROOT, "benchmarks", "results"), exist_ok=True)
     with open(os.path.join(ROOT, "benchmarks", "results", a.out + ".json"), "w") as f:
         json.dump(res, f, indent=1)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    add_probe_args(ap, "nyu_control.py", "meta_signal")
+    ap.add_argument("--warmup", default="0,1,2,6")
+    ap.add_argument("--directions", type=int, default=8)
+    ap.add_argument("--eps", type=float, default=0.1, help="‖δ‖ along each unit direction")
+    a = ap.parse_args()
+    warmups = sorted(int(w) for w in a.warmup.split(","))
+    run_probe(a, "meta_signal.py", lambda config: measure(config, warmups, a.directions, a.eps), eps=a.eps)
 
 
 if __name__ == "__main__":
