@@ -1,10 +1,12 @@
 """Markdown tables of the comparisons benchmarks/compare.py wrote (what the README shows).
 
     python benchmarks/compare_report.py benchmarks/results/compare_nyu_control.json [...]
+    python benchmarks/compare_report.py --retrain benchmarks/results/retrain_nyu_control_m8_*.json
 """
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 
 
@@ -56,7 +58,40 @@ def table1(result: dict) -> str:
     return "\n".join(lines)
 
 
+RETRAIN_ROWS = {("hybrid", "final"): "hybrid's final β", ("random_search", "final"): "random search's final β",
+                ("hybrid", "beta0"): "β0", ("hybrid", "random"): "random β"}
+
+
+def retrain(paths) -> str:
+    """One table from the retrain.json files of several rows and seeds (hg_jax.retrain, one seed each)."""
+    per = {}                                       # (row, label) -> {seed: run}
+    for path in paths:
+        result = json.load(open(path))
+        for label, runs in result["runs"].items():
+            for r in runs:
+                per.setdefault((result["row"], label), {})[r["seed"]] = r
+    lines = ["| β trained on | test loss per seed | mean ± std | test mean angle ° | validation loss per seed |",
+             "|---|---|---|---|---|"]
+    for key, name in RETRAIN_ROWS.items():
+        if key not in per:
+            continue
+        runs = [per[key][s] for s in sorted(per[key])]
+        ts = next(iter(runs[0]["test"]))
+        loss = [r["test"][ts]["loss"] for r in runs]
+        angle = [r["test"][ts]["mean_angle"] for r in runs]
+        val = [r["val_loss"] for r in runs]
+        sd = (lambda v: statistics.pstdev(v) if len(v) > 1 else 0.0)
+        lines.append(f"| {name} | {' / '.join(f'{v:.4f}' for v in loss)} | "
+                     f"{statistics.mean(loss):.4f} ± {sd(loss):.4f} | "
+                     f"{statistics.mean(angle):.2f} ± {sd(angle):.2f} | "
+                     f"{' / '.join(f'{v:.4f}' for v in val)} |")
+    return "\n".join(lines)
+
+
 def main(paths) -> None:
+    if paths and paths[0] == "--retrain":
+        print(retrain(paths[1:]))
+        return
     for path in paths:
         result = json.load(open(path))
         print(f"### {result['experiment']}\n")

@@ -1,0 +1,39 @@
+"""benchmarks/compare_report.py --retrain: the README's retrain table from hg_jax.retrain's JSON files."""
+import json
+
+import pytest
+
+from benchmarks import compare_report
+
+
+def _run(seed, loss, angle, val):
+    return {"seed": seed, "val_loss": val, "test": {"beta_star_test": {"loss": loss, "mean_angle": angle}}}
+
+
+def _write(path, row, runs):
+    path.write_text(json.dumps({"row": row, "runs": runs}))
+    return str(path)
+
+
+def test_retrain_table_groups_rows_and_seeds_across_files(tmp_path):
+    paths = [
+        _write(tmp_path / "h1.json", "hybrid", {"final": [_run(1, 0.30, 30.0, 0.5)], "beta0": [_run(1, 0.40, 40.0, 0.6)],
+                                               "random": [_run(1, 0.50, 50.0, 0.7)]}),
+        _write(tmp_path / "h0.json", "hybrid", {"final": [_run(0, 0.10, 10.0, 0.3)], "beta0": [_run(0, 0.20, 20.0, 0.4)],
+                                               "random": [_run(0, 0.30, 30.0, 0.5)]}),
+        _write(tmp_path / "r0.json", "random_search", {"final": [_run(0, 0.05, 5.0, 0.2)]}),
+    ]
+    lines = compare_report.retrain(paths).splitlines()
+    rows = [l.split(" | ")[0].lstrip("| ") for l in lines[2:]]
+    assert rows == ["hybrid's final β", "random search's final β", "β0", "random β"]
+    # seeds in order whatever the file order; population std (0.1 ± 0.1 for 0.1 and 0.3)
+    assert "| 0.1000 / 0.3000 | 0.2000 ± 0.1000 | 20.00 ± 10.00 | 0.3000 / 0.5000 |" in lines[2]
+    assert "| 0.0500 | 0.0500 ± 0.0000 | 5.00 ± 0.00 | 0.2000 |" in lines[3]
+
+
+def test_main_dispatches_retrain(tmp_path, capsys):
+    path = _write(tmp_path / "h.json", "hybrid", {"final": [_run(0, 0.1, 10.0, 0.3)]})
+    compare_report.main(["--retrain", path])
+    assert "hybrid's final β" in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError):
+        compare_report.main(["--retrain", str(tmp_path / "missing.json")])
