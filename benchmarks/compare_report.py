@@ -6,8 +6,12 @@
 from __future__ import annotations
 
 import json
-import statistics
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.compare import summary  # noqa: E402  (the mean ± std every compare figure uses)
 
 
 def _pm(s: dict, fmt: str = "{:.3f}") -> str:
@@ -80,11 +84,8 @@ def retrain(paths) -> str:
         loss = [r["test"][ts]["loss"] for r in runs]
         angle = [r["test"][ts]["mean_angle"] for r in runs]
         val = [r["val_loss"] for r in runs]
-        sd = (lambda v: statistics.pstdev(v) if len(v) > 1 else 0.0)
-        lines.append(f"| {name} | {' / '.join(f'{v:.4f}' for v in loss)} | "
-                     f"{statistics.mean(loss):.4f} ± {sd(loss):.4f} | "
-                     f"{statistics.mean(angle):.2f} ± {sd(angle):.2f} | "
-                     f"{' / '.join(f'{v:.4f}' for v in val)} |")
+        lines.append(f"| {name} | {' / '.join(f'{v:.4f}' for v in loss)} | {_pm(summary(loss), '{:.4f}')} | "
+                     f"{_pm(summary(angle), '{:.2f}')} | {' / '.join(f'{v:.4f}' for v in val)} |")
     return "\n".join(lines)
 
 
