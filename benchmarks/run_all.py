@@ -1,6 +1,9 @@
 """Run every benchmark and write benchmarks/results/summary.json and the table in benchmarks/README.md.
 
-    python benchmarks/run_all.py [--quick]
+    python benchmarks/run_all.py [--quick] [--only render.py,outer_step.py]
+
+``--only`` re-runs the named scripts and rebuilds the table from every saved result (for a change
+whose path only those figures are on).
 
 Each entry is {"figure", "goal", "measured", "met"}; every figure is a ratio measured within one
 run of its script (this machine is noisy, absolute times are not comparable across runs).
@@ -94,13 +97,19 @@ def write_table(rows):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="", help=f"comma-separated subset of {SCRIPTS} (+ 'unroll.py --model hourglass')")
     a = ap.parse_args()
     extra = ["--quick"] if a.quick else []
-    for script in SCRIPTS:
-        print(f"== {script}", flush=True)
-        subprocess.run([sys.executable, os.path.join(HERE, script), *extra], check=True)
-    print("== unroll.py --model hourglass", flush=True)
-    subprocess.run([sys.executable, os.path.join(HERE, "unroll.py"), "--model", "hourglass", *extra], check=True)
+    runs = [[s] for s in SCRIPTS] + [["unroll.py", "--model", "hourglass"]]
+    if a.only:
+        wanted = [w.strip() for w in a.only.split(",")]
+        unknown = [w for w in wanted if w not in SCRIPTS + ["unroll.py --model hourglass"]]
+        if unknown:
+            ap.error(f"--only: unknown {unknown}; allowed: {SCRIPTS + ['unroll.py --model hourglass']}")
+        runs = [r for r in runs if " ".join(r) in wanted]
+    for script, *args in runs:
+        print(f"== {' '.join([script, *args])}", flush=True)
+        subprocess.run([sys.executable, os.path.join(HERE, script), *args, *extra], check=True)
     rows = entries()
     with open(os.path.join(RESULTS, "summary.json"), "w") as f:
         json.dump(rows, f, indent=1)

@@ -1,4 +1,8 @@
 """The render pool: same results as in-process, in order, through real worker crashes and hangs."""
+import os
+import random
+import signal
+import threading
 import time
 
 import numpy as np
@@ -34,6 +38,31 @@ def test_killed_worker_is_replaced_and_the_batch_is_identical(tmp_path):
         _same(pool.map(JOBS), expected)
         assert pool.stats["worker_crashes"] == 1 and pool.stats["retries"] == 1
         _same(pool.map(JOBS), expected)          # and the pool keeps working
+
+
+def test_workers_killed_at_random_moments_never_silence_the_pool():
+    # SIGKILLs from outside land anywhere, also while a worker is sending a 3 MB result. A result
+    # channel shared by the workers (one lock) would be left locked by the dead sender, and every
+    # later answer would be lost: timeouts. Only the killed workers' jobs may be re-run.
+    jobs = [(np.array([1.0, 0.5]), s) for s in range(48)]
+    expected = RenderPool(Noise(512), 0).map(jobs)
+    kills, rng = [], random.Random(0)
+    with RenderPool(Noise(512), 2, timeout_s=30.0, max_retries=8) as pool:
+        def killer():
+            while len(kills) < 6:
+                time.sleep(rng.uniform(0.05, 0.4))
+                proc = pool._workers[rng.randrange(2)].proc
+                if proc.is_alive() and proc.pid not in kills:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    kills.append(proc.pid)
+
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        while thread.is_alive():
+            _same(pool.map(jobs), expected)
+        _same(pool.map(jobs), expected)
+        assert len(kills) == 6 and pool.stats["timeouts"] == 0
+        assert pool.stats["worker_crashes"] == 6 and pool.stats["failed_jobs"] == 0
 
 
 def test_hung_worker_times_out_and_is_replaced(tmp_path):

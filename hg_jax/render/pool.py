@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import collections
 import multiprocessing as mp
+import multiprocessing.connection as mp_connection
 import os
-import queue
 import signal
 import sys
 import threading
@@ -36,7 +36,7 @@ class RenderError(RuntimeError):
 PREFETCH = 2   # jobs in flight per worker (benchmarks/render.py: pool overhead 25% with 1)
 
 
-def _worker_main(worker_id: int, sampler, task_q, result_q):
+def _worker_main(worker_id: int, sampler, task_q, result_conn):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     while True:
         msg = task_q.get()
@@ -46,10 +46,10 @@ def _worker_main(worker_id: int, sampler, task_q, result_q):
         t = time.perf_counter()
         try:
             sample = sampler(beta, seed)
-            result_q.put(("ok", worker_id, job_id, sample, time.perf_counter() - t))
+            result_conn.send(("ok", job_id, sample, time.perf_counter() - t))
         except Exception as e:  # reported, retried by the parent
-            result_q.put(("error", worker_id, job_id, f"{type(e).__name__}: {e}\n{traceback.format_exc()}",
-                          time.perf_counter() - t))
+            result_conn.send(("error", job_id, f"{type(e).__name__}: {e}\n{traceback.format_exc()}",
+                              time.perf_counter() - t))
 
 
 class PendingBatch:
@@ -61,12 +61,17 @@ class PendingBatch:
 
 
 class _Worker:
-    def __init__(self, ctx, worker_id, sampler, result_q):
+    def __init__(self, ctx, worker_id, sampler):
         self.id = worker_id
         self.task_q = ctx.Queue()
-        self.proc = ctx.Process(target=_worker_main, args=(worker_id, sampler, self.task_q, result_q),
+        # One result pipe per worker, written synchronously by the worker alone: a worker killed
+        # mid-send can only break its own pipe. A queue shared by all workers would keep its write
+        # lock held by the dead process and silence every other worker (then: timeouts).
+        self.conn, child_conn = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_worker_main, args=(worker_id, sampler, self.task_q, child_conn),
                                 daemon=True)
         self.proc.start()
+        child_conn.close()                # so a dead worker reads as EOF here, not as a silent pipe
         self.jobs = collections.deque()   # job ids sent, in the order the worker runs them
         self.started = 0.0                # when the head of ``jobs`` started
 
@@ -75,6 +80,7 @@ class _Worker:
             self.proc.kill()
         self.proc.join(timeout=10)
         self.task_q.close()
+        self.conn.close()
 
 
 class RenderPool:
@@ -99,8 +105,7 @@ class RenderPool:
 
             choose_platform()                 # probe once here; workers inherit the environment
             self._ctx = mp.get_context("spawn")
-            self._result_q = self._ctx.Queue()
-            self._workers = [_Worker(self._ctx, i, sampler, self._result_q) for i in range(num_workers)]
+            self._workers = [_Worker(self._ctx, i, sampler) for i in range(num_workers)]
             self._thread = threading.Thread(target=self._dispatch_loop, daemon=True)
             self._thread.start()
 
@@ -234,7 +239,33 @@ class RenderPool:
                     self.stats["retries"] += 1
                 self._todo.extendleft(reversed(w.jobs))
                 w.jobs.clear()
-        self._workers[w.id] = _Worker(self._ctx, w.id, self.sampler, self._result_q)
+        self._workers[w.id] = _Worker(self._ctx, w.id, self.sampler)
+
+    def _record(self, jid, kind, payload):
+        """File one answer: keep the sample, or count a failed attempt and queue the job again."""
+        if jid not in self._jobs or jid in self._results:
+            return                                  # a duplicate answer (the job was re-run)
+        if kind == "ok":
+            with self._lock:
+                self._results[jid] = payload
+                self._lock.notify_all()
+        elif not self._fail(jid, payload):
+            with self._lock:
+                self._todo.appendleft(jid)
+
+    def _from_worker(self, w: _Worker, kind, jid, payload, elapsed):
+        if jid in w.jobs:
+            w.jobs.remove(jid)
+            w.started = time.perf_counter()
+        self.render_s += elapsed
+        self._record(jid, kind, payload)
+
+    def _drain(self, w: _Worker):
+        try:
+            while w.conn.poll():
+                self._from_worker(w, *w.conn.recv())
+        except (EOFError, OSError):
+            pass
 
     def _dispatch_loop(self):
         while not self._closed:
@@ -251,28 +282,19 @@ class RenderPool:
                         w.jobs.append(jid)
                         beta, seed = self._jobs[jid]
                         w.task_q.put((jid, beta, seed))
-            try:
-                kind, wid, jid, payload, elapsed = self._result_q.get(timeout=0.05)
-            except queue.Empty:
-                kind = None
-            if kind is not None:
-                w = self._workers[wid]
-                if jid in w.jobs:
-                    w.jobs.remove(jid)
-                    w.started = time.perf_counter()
-                self.render_s += elapsed
-                if jid not in self._jobs or jid in self._results:
-                    pass                            # a duplicate answer (the job was re-run)
-                elif kind == "ok":
-                    with self._lock:
-                        self._results[jid] = payload
-                        self._lock.notify_all()
-                elif not self._fail(jid, payload):
-                    with self._lock:
-                        self._todo.appendleft(jid)
+            by_conn = {w.conn: w for w in self._workers}
+            for conn in mp_connection.wait(list(by_conn), timeout=0.05):
+                w = by_conn[conn]
+                try:
+                    kind, jid, payload, elapsed = conn.recv()
+                except (EOFError, OSError):  # died, possibly mid-message: its jobs are re-run
+                    self._replace(w, "worker_crashes")
+                    continue
+                self._from_worker(w, kind, jid, payload, elapsed)
             now = time.perf_counter()
             for w in list(self._workers):
                 if not w.proc.is_alive():
+                    self._drain(w)                  # results it finished sending before it died
                     self._replace(w, "worker_crashes")
                 elif w.jobs and now - w.started > self.timeout_s:
                     self._replace(w, "timeouts")

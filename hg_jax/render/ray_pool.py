@@ -194,15 +194,7 @@ class RayRenderPool(RenderPool):
             w.jobs = collections.deque(x for x in w.jobs if x[1] != ref)
         w.started = time.perf_counter()
         self.render_s += elapsed
-        if jid not in self._jobs or jid in self._results:
-            return                                  # a duplicate answer (the job was re-run)
-        if kind == "ok":
-            with self._lock:
-                self._results[jid] = _own_copy(payload)
-                self._lock.notify_all()
-        elif not self._fail(jid, payload):
-            with self._lock:
-                self._todo.appendleft(jid)
+        self._record(jid, kind, _own_copy(payload) if kind == "ok" else payload)
 
     def _dispatch_loop(self):
         ray = self._ray
