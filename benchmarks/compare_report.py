@@ -18,6 +18,16 @@ def _pm(s: dict, fmt: str = "{:.3f}") -> str:
     return "–" if "mean" not in s else (fmt + " ± " + fmt).format(s["mean"], s["std"])
 
 
+def _lowest(result: dict, seed: str) -> str:
+    """Where hybrid's β error was lowest on the way: a run that approaches β* and drifts back out
+    ends with a ratio that hides it."""
+    curve = result.get("curves", {}).get("hybrid", {}).get(seed, {}).get("beta_error")
+    if not curve or not curve["value"]:
+        return ""
+    i = min(range(len(curve["value"])), key=curve["value"].__getitem__)
+    return f" (lowest {curve['value'][i] / curve['value'][0]:.2f}, at step {curve['step'][i]:.0f})"
+
+
 def controlled(result: dict) -> str:
     ts = next(iter(next(iter(result["final"].values()))["test"]))
     lines = [f"`{result['command']}` — {result['outer_steps']} outer steps, seeds {result['seeds']}; "
@@ -33,7 +43,7 @@ def controlled(result: dict) -> str:
                      f"{_pm(f['test'][ts]['mean_angle'], '{:.2f}')} | {_pm(f['best_test'][ts]['loss'], '{:.4f}')} | "
                      f"{f['wall_s']['mean']:.0f} | {f['renders']['mean']:.0f} |")
     for s, c in result.get("claims", {}).items():
-        lines.append(f"\nseed {s}: hybrid beta_error end / start {c['beta_error_ratio']:.2f}"
+        lines.append(f"\nseed {s}: hybrid beta_error end / start {c['beta_error_ratio']:.2f}{_lowest(result, s)}"
                      + (f"; test loss hybrid {c['test_loss_hybrid']:.4f} vs fixed β0 {c['test_loss_fixed']:.4f}"
                         if "below_fixed" in c else ""))
     for key, p in result.get("p1", {}).items():

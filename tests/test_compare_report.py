@@ -37,3 +37,17 @@ def test_main_dispatches_retrain(tmp_path, capsys):
     assert "hybrid's final β" in capsys.readouterr().out
     with pytest.raises(FileNotFoundError):
         compare_report.main(["--retrain", str(tmp_path / "missing.json")])
+
+
+def test_controlled_seed_line_shows_where_beta_error_was_lowest():
+    curve = {"step": [1.0, 2.0, 3.0, 4.0], "value": [10.0, 4.0, 2.0, 6.0]}
+    result = {"command": "python benchmarks/compare.py", "outer_steps": 4, "seeds": [0],
+              "final": {"hybrid": {"beta_error_start": {"mean": 10.0}, "beta_error_end": {"mean": 6.0, "std": 0.0},
+                                   "test": {"t": {"loss": {"mean": 0.1, "std": 0.0}, "mean_angle": {"mean": 20.0, "std": 0.0}}},
+                                   "best_test": {"t": {"loss": {"mean": 0.1, "std": 0.0}}},
+                                   "wall_s": {"mean": 1.0}, "renders": {"mean": 8.0}}},
+              "claims": {"0": {"beta_error_ratio": 0.6}}, "curves": {"hybrid": {"0": {"beta_error": curve}}}}
+    text = compare_report.controlled(result)
+    assert "seed 0: hybrid beta_error end / start 0.60 (lowest 0.20, at step 3)" in text
+    del result["curves"]                   # older JSON without curves: the line as before
+    assert "lowest" not in compare_report.controlled(result)
