@@ -102,10 +102,11 @@ def main():
     extra = ["--quick"] if a.quick else []
     runs = [[s] for s in SCRIPTS] + [["unroll.py", "--model", "hourglass"]]
     if a.only:
+        allowed = [" ".join(r) for r in runs]
         wanted = [w.strip() for w in a.only.split(",")]
-        unknown = [w for w in wanted if w not in SCRIPTS + ["unroll.py --model hourglass"]]
+        unknown = [w for w in wanted if w not in allowed]
         if unknown:
-            ap.error(f"--only: unknown {unknown}; allowed: {SCRIPTS + ['unroll.py --model hourglass']}")
+            ap.error(f"--only: unknown {unknown}; allowed: {allowed}")
         runs = [r for r in runs if " ".join(r) in wanted]
     for script, *args in runs:
         print(f"== {' '.join([script, *args])}", flush=True)
