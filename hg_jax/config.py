@@ -94,7 +94,8 @@ def hourglass_defaults(c: ml_collections.ConfigDict) -> ml_collections.ConfigDic
     c.beta_opt.learning_rate = 0.05
     c.beta_opt.warmup_steps = 6      # benchmarks/meta_signal.py: ∂L/∂X is meaningless at the random init
     c.render.num_workers = 2
-    c.model = dict(num_stacks=2, depth=3, channels=32, norm="group", conv="im2col")
+    c.model = dict(num_stacks=2, depth=3, channels=32, norm="group", conv="im2col",
+                   scan_stacks=False)   # True: one traced stack (benchmarks/compile.py)
     return c
 
 
@@ -120,7 +121,7 @@ def small_variant(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.beta_opt.warmup_steps = min(c.beta_opt.get("warmup_steps", 0), 1)
     c.inner.unroll_steps = 2
     c.inner.batch_size = 4
-    c.model = dict(num_stacks=1, depth=2, channels=16, norm="group", conv="im2col")
+    c.model = dict(num_stacks=1, depth=2, channels=16, norm="group", conv="im2col", scan_stacks=False)
     c.data.size = 32
     return c
 
@@ -133,7 +134,7 @@ def paper_variant(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.inner.unroll_steps = 8
     c.inner.batch_size = 8
     c.hybrid.num_directions = 8
-    c.model = dict(num_stacks=4, depth=4, channels=128, norm="group", conv="xla")
+    c.model = dict(num_stacks=4, depth=4, channels=128, norm="group", conv="xla", scan_stacks=False)
     c.data.size = 128
     c.render.num_workers = 8
     return c

@@ -55,14 +55,14 @@ def renderer_kwargs(config) -> dict:
 
 # ---- the Stacked Hourglass, shared by the rendered experiments ---------------------------------
 def build_network(m, in_channels: int, out_channels: int, final_activation: str = "none"):
-    """The Stacked Hourglass of ``config.model`` (norm / conv / block default to group / im2col /
-    bottleneck when a checkpoint's config does not name them)."""
+    """The Stacked Hourglass of ``config.model`` (norm / conv / block / scan_stacks default to group /
+    im2col / bottleneck / False when a checkpoint's config does not name them)."""
     from hg_jax.models.hourglass import make_model
 
     return make_model(num_stacks=int(m.num_stacks), depth=int(m.depth), channels=int(m.channels),
                       in_channels=in_channels, out_channels=out_channels, final_activation=final_activation,
                       norm=m.get("norm", "group"), conv=m.get("conv", "im2col"),
-                      block=m.get("block", "bottleneck"))
+                      block=m.get("block", "bottleneck"), scan_stacks=m.get("scan_stacks", False))
 
 
 def validate_model(config) -> None:
@@ -80,6 +80,8 @@ def validate_model(config) -> None:
     for f, allowed in (("norm", hourglass.NORMS), ("conv", hourglass.CONVS), ("block", hourglass.BLOCKS)):
         if f in m and m[f] not in allowed:
             raise ConfigError(f"config.model.{f} = {m[f]!r} is invalid: allowed {allowed}")
+    if "scan_stacks" in m and not isinstance(m.scan_stacks, bool):
+        raise ConfigError(f"config.model.scan_stacks = {m.scan_stacks!r} is invalid: allowed True or False")
 
 
 INPUTS = ("gray", "rgb")

@@ -253,6 +253,30 @@ class Hourglass(nn.Module):
         return up + upsample2(low)
 
 
+class Stack(nn.Module):
+    """One stack for ``scan_stacks``: hourglass, head, prediction, and the re-injection into the next
+    stack's input (computed for the last stack too, where nothing uses it: a scan body is the same
+    for every iteration)."""
+    depth: int
+    channels: int
+    out_channels: int
+    norm: str
+    num_groups: int
+    block: str
+    final_activation: str
+    conv: str
+
+    @nn.compact
+    def __call__(self, x, _):
+        args = (self.channels, self.norm, self.num_groups, self.block, self.conv)
+        y = Residual(*args)(Hourglass(self.depth, *args)(x))
+        y = NormRelu(self.norm, self.num_groups)(*Conv(self.channels)(y))
+        pred = biased(Conv(self.out_channels)(y))
+        full = upsample2_bilinear(pred)
+        out = nn.relu(full) if self.final_activation == "relu" else full
+        return x + biased(Conv(self.channels)(y)) + biased(Conv(self.channels)(pred)), out
+
+
 class StackedHourglass(nn.Module):
     num_stacks: int = 2
     depth: int = 3
@@ -263,6 +287,7 @@ class StackedHourglass(nn.Module):
     block: str = "bottleneck"
     final_activation: str = "none"
     conv: str = "im2col"
+    scan_stacks: bool = False
 
     @nn.compact
     def __call__(self, images):
@@ -273,6 +298,16 @@ class StackedHourglass(nn.Module):
         args = (self.channels, self.norm, self.num_groups, self.block, self.conv)
         res = lambda: Residual(*args)  # noqa: E731
         x = res()(biased(Conv(self.channels, 3, 2, self.conv)(images)))
+        if self.scan_stacks:
+            # one traced stack instead of num_stacks: the program (and its compile) shrinks with the
+            # stack count; parameters get a leading stack axis, so checkpoints of the two layouts differ
+            stacks = nn.scan(Stack, variable_axes={"params": 0}, split_rngs={"params": True},
+                             length=self.num_stacks)
+            _, outs = stacks(self.depth, self.channels, self.out_channels, self.norm, self.num_groups,
+                             self.block, self.final_activation, self.conv)(x, None)
+            return tuple(outs[s] for s in range(self.num_stacks))
+        # the loop below is kept as written (not expressed with Stack): flax derives parameter names and
+        # their initial values from it, and the published runs were made with this layout
         outputs = []
         for s in range(self.num_stacks):
             y = res()(Hourglass(self.depth, *args)(x))
@@ -288,12 +323,14 @@ class StackedHourglass(nn.Module):
 def make_model(num_stacks: int = 2, depth: int = 3, channels: int = 32, in_channels: int = 1,
                out_channels: int = 3, norm: str = "group", num_groups: int = 8,
                block: str = "bottleneck", final_activation: str = "none",
-               conv: str = "im2col") -> tuple[Callable, Callable]:
+               conv: str = "im2col", scan_stacks: bool = False) -> tuple[Callable, Callable]:
     """-> (init(key, input_shape) -> params, apply(params, images) -> tuple of stack outputs).
 
     ``params`` is a plain pytree of float32 arrays (no batch statistics, no other collection);
     ``apply`` maps (B, H, W, in_channels) images to ``num_stacks`` arrays (B, H, W, out_channels),
     the last being the final prediction. H and W must be multiples of 2^(depth+1).
+    ``scan_stacks``: the stacks run as one ``nn.scan`` over stacked parameters (same function, a
+    smaller program; benchmarks/compile.py measures it).
     """
     for name, value in (("num_stacks", num_stacks), ("depth", depth), ("channels", channels),
                         ("in_channels", in_channels), ("out_channels", out_channels),
@@ -304,8 +341,10 @@ def make_model(num_stacks: int = 2, depth: int = 3, channels: int = 32, in_chann
                                  ("final_activation", final_activation, ACTIVATIONS), ("conv", conv, CONVS)):
         if value not in allowed:
             raise ValueError(f"model.{name} {value!r} not in {allowed}")
+    if not isinstance(scan_stacks, bool):
+        raise ValueError(f"model.scan_stacks = {scan_stacks!r} is invalid: allowed True or False")
     module = StackedHourglass(num_stacks, depth, channels, out_channels, norm, num_groups, block,
-                              final_activation, conv)
+                              final_activation, conv, scan_stacks)
 
     def init(key, input_shape):
         if len(input_shape) != 4 or input_shape[-1] != in_channels:
