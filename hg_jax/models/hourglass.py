@@ -253,10 +253,25 @@ class Hourglass(nn.Module):
         return up + upsample2(low)
 
 
+def stack(x, depth: int, args: tuple, out_channels: int, final_activation: str, reinject: bool):
+    """One stack — hourglass, head, prediction, and (``reinject``) the next stack's input — built
+    in the calling module's scope, so that the unrolled loop below keeps its parameter names
+    (``Hourglass_s``, ``Conv_k``, ...), from which flax also derives their initial values.
+    Returns (next input, or ``x`` unchanged without ``reinject``; this stack's output)."""
+    channels, norm, num_groups = args[:3]
+    y = Residual(*args)(Hourglass(depth, *args)(x))
+    y = NormRelu(norm, num_groups)(*Conv(channels)(y))
+    pred = biased(Conv(out_channels)(y))
+    full = upsample2_bilinear(pred)
+    out = nn.relu(full) if final_activation == "relu" else full
+    if reinject:
+        x = x + biased(Conv(channels)(y)) + biased(Conv(channels)(pred))
+    return x, out
+
+
 class Stack(nn.Module):
-    """One stack for ``scan_stacks``: hourglass, head, prediction, and the re-injection into the next
-    stack's input (computed for the last stack too, where nothing uses it: a scan body is the same
-    for every iteration)."""
+    """One stack as a module, the body of ``scan_stacks``'s scan: it re-injects for the last stack
+    too, where nothing uses the result (a scan body is the same for every iteration)."""
     depth: int
     channels: int
     out_channels: int
@@ -269,12 +284,7 @@ class Stack(nn.Module):
     @nn.compact
     def __call__(self, x, _):
         args = (self.channels, self.norm, self.num_groups, self.block, self.conv)
-        y = Residual(*args)(Hourglass(self.depth, *args)(x))
-        y = NormRelu(self.norm, self.num_groups)(*Conv(self.channels)(y))
-        pred = biased(Conv(self.out_channels)(y))
-        full = upsample2_bilinear(pred)
-        out = nn.relu(full) if self.final_activation == "relu" else full
-        return x + biased(Conv(self.channels)(y)) + biased(Conv(self.channels)(pred)), out
+        return stack(x, self.depth, args, self.out_channels, self.final_activation, reinject=True)
 
 
 class StackedHourglass(nn.Module):
@@ -296,8 +306,7 @@ class StackedHourglass(nn.Module):
         if h % levels or w % levels:
             raise ValueError(f"StackedHourglass: input {h}x{w} must be divisible by 2^(depth+1) = {levels}")
         args = (self.channels, self.norm, self.num_groups, self.block, self.conv)
-        res = lambda: Residual(*args)  # noqa: E731
-        x = res()(biased(Conv(self.channels, 3, 2, self.conv)(images)))
+        x = Residual(*args)(biased(Conv(self.channels, 3, 2, self.conv)(images)))
         if self.scan_stacks:
             # one traced stack instead of num_stacks: the program (and its compile) shrinks with the
             # stack count; parameters get a leading stack axis, so checkpoints of the two layouts differ
@@ -306,17 +315,11 @@ class StackedHourglass(nn.Module):
             _, outs = stacks(self.depth, self.channels, self.out_channels, self.norm, self.num_groups,
                              self.block, self.final_activation, self.conv)(x, None)
             return tuple(outs[s] for s in range(self.num_stacks))
-        # the loop below is kept as written (not expressed with Stack): flax derives parameter names and
-        # their initial values from it, and the published runs were made with this layout
         outputs = []
         for s in range(self.num_stacks):
-            y = res()(Hourglass(self.depth, *args)(x))
-            y = NormRelu(self.norm, self.num_groups)(*Conv(self.channels)(y))
-            pred = biased(Conv(self.out_channels)(y))
-            full = upsample2_bilinear(pred)
-            outputs.append(nn.relu(full) if self.final_activation == "relu" else full)
-            if s < self.num_stacks - 1:
-                x = x + biased(Conv(self.channels)(y)) + biased(Conv(self.channels)(pred))
+            x, out = stack(x, self.depth, args, self.out_channels, self.final_activation,
+                           reinject=s < self.num_stacks - 1)
+            outputs.append(out)
         return tuple(outputs)
 
 
