@@ -2,7 +2,8 @@
 
 A checkpoint holds the whole OuterState (β, both optimizer states, network weights, step = RNG
 position) plus the cumulative timings and last test metrics. orbax writes into a temporary
-directory and renames it when complete, so a kill mid-save leaves the previous checkpoint intact.
+directory and renames it when complete, so a kill mid-save leaves the previous checkpoint intact;
+saves finish in the background, and a row waits for its last one before it returns or stops.
 ``metrics.jsonl`` may run ahead of the last checkpoint when a run is killed; on resume the lines
 after the checkpointed step are dropped, so the resumed log equals an uninterrupted run's.
 """
@@ -19,20 +20,31 @@ from hg_jax.errors import DataNotFound
 
 
 class Checkpointer:
-    def __init__(self, directory: str, keep: int = 2):
+    def __init__(self, directory: str, keep: int = 2, background: bool = True):
         self.directory = os.path.abspath(os.path.expanduser(directory))   # orbax needs absolute paths
+        self.background = bool(background)
         self._mgr = ocp.CheckpointManager(
             self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
 
     def save(self, state, extra: dict) -> None:
+        """With ``background``, starts writing the checkpoint and returns: orbax finishes it in a
+        thread (about a second per save here, mostly waiting, that the run then does not pay); a
+        later save waits for the earlier one, and ``wait()`` for the last. Otherwise returns once
+        it is on disk."""
         step = int(state.step)
         self._mgr.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(_to_saveable(state)),
             extra=ocp.args.JsonSave(extra)))
+        if not self.background:
+            self.wait()
+
+    def wait(self) -> None:
+        """Block until every started save is on disk."""
         self._mgr.wait_until_finished()
 
     def restore_latest(self, template):
         """-> (state, extra); (template, {}) when there is no checkpoint yet."""
+        self.wait()
         step = self._mgr.latest_step()
         if step is None:
             return template, {}

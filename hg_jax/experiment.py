@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from hg_jax import config as config_lib, experiments
-from hg_jax.core import loop, trainer as trainer_lib
+from hg_jax.core import loop, precompile, trainer as trainer_lib
 from hg_jax.core.bridge import Pools
 from hg_jax.core.estimators.base import Context, make
 
@@ -82,11 +82,28 @@ def run(config, workdir: str, setup=None) -> dict:
         pools.get("beta")        # the workers start while the network compiles
         trainer = trainer_lib.from_config(config, setup, mesh)
         context = Context(schema=schema, batch_shape=trainer.batch_shape, genomes=setup.genomes)
+        the_rows = rows(config, setup, context)
+        key = jax.random.PRNGKey(config.seed)
+        # every row starts from this network; made before the background compile starts, since both
+        # are Python-bound and would only take turns at the GIL
+        network = loop.initial_network(trainer, key, setup.input_shape)
+        late = [getattr(r.estimator, "uses_meta_grad", False) for r in the_rows]
+        if any(late):
+            trainer = dataclasses.replace(trainer, meta_grad=precompile.ahead(
+                trainer.meta_grad, precompile.abstract_outer_args(trainer, setup.input_shape), "meta_grad"))
         the_run = loop.Run(settings=loop.Settings.from_config(config), trainer=trainer, pools=pools,
                            beta_optimizer=loop.make_beta_optimizer(config.beta_opt, loop.beta_updates(config)), schema=schema,
                            input_shape=setup.input_shape, tests=setup.tests, workdir=workdir,
-                           key=jax.random.PRNGKey(config.seed), beta_error=beta_error_of(setup))
-        report_rows = {row.name: loop.train_row(the_run, row) for row in rows(config, setup, context)}
+                           key=key, beta_error=beta_error_of(setup), network=network)
+        try:
+            # rows are independent (same initial network, β0 and keys); the ones that never call the
+            # meta-gradient train while it compiles, the report keeps the configured order
+            order = sorted(range(len(the_rows)), key=lambda i: late[i])
+            trained = {the_rows[i].name: loop.train_row(the_run, the_rows[i]) for i in order}
+        finally:
+            if isinstance(trainer.meta_grad, precompile.Ahead):
+                trainer.meta_grad.wait()   # never leave XLA compiling while the interpreter exits
+        report_rows = {row.name: trained[row.name] for row in the_rows}
         pool_stats = dict(pools.stats)
 
     main = report_rows[next(iter(report_rows))]
@@ -94,6 +111,11 @@ def run(config, workdir: str, setup=None) -> dict:
               "experiment": config.experiment, "beta": main["beta"], "beta_named": main["beta_named"],
               "metrics": main["test"], "timings": main["timings"], "rows": report_rows,
               "notes": list(setup.notes), "workdir": os.path.abspath(workdir), "pool_stats": pool_stats}
+    if isinstance(trainer.meta_grad, precompile.Ahead):
+        a = trainer.meta_grad
+        report["precompile"] = {"function": a.name, "compile_s": a.compile_s, "waited_s": a.waited_s,
+                                "first_call_work": a.first_call_work,
+                                "error": None if a.error is None else repr(a.error)}
     ranked = rank_random_betas(report_rows)
     if ranked is not None:
         report["random_beta"] = ranked

@@ -78,7 +78,9 @@ def test_load_trained_accepts_relative_and_home_paths(tmp_path, monkeypatch):
     state = OuterState(step=1, beta=np.zeros(2), beta_opt_state=(), params={"w": np.arange(3.0)},
                        inner_opt_state=(), key=jax.random.PRNGKey(0))
     monkeypatch.chdir(tmp_path)
-    checkpoint.Checkpointer("runs/r/checkpoints/hybrid").save(state, {})   # relative: orbax saw it absolute
+    ckpt = checkpoint.Checkpointer("runs/r/checkpoints/hybrid")        # relative: orbax saw it absolute
+    ckpt.save(state, {})
+    ckpt.wait()
     (run / "report.json").write_text(json.dumps({"config": {"method": "hybrid"}}))
     monkeypatch.setenv("HOME", str(tmp_path))
     for where in ("runs/r", "~/runs/r", str(run)):

@@ -21,6 +21,8 @@ def test_small_nyu_run_end_to_end(tmp_path, shared_data):
     for f in ("report.json", "metrics.jsonl", "samples.png"):
         assert (tmp_path / f).exists()
     assert set(rep["rows"]) == {"hybrid", "random_beta", "original"}
+    # the meta-gradient compiled in the background from shapes alone serves the real renders' call
+    assert rep["precompile"]["error"] is None and rep["precompile"]["first_call_work"] == []
     for row in rep["rows"].values():
         m = row["test"]["nyu_test"]
         assert 0 < m["mean_angle"] < 90 and 0 <= m["within_11.25"] <= m["within_22.5"] <= m["within_30"] <= 100

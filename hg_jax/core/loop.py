@@ -59,6 +59,7 @@ class Settings:
     outer_steps: int
     eval_every: int
     checkpoint_every: int = 0     # 0: only at the end
+    checkpoint_async: bool = False   # saves finish in the background (checkpoint.Checkpointer)
     budget_s: float = 0.0         # wall seconds per row (0: no limit)
     # the first steps of every row train the network on its starting β without moving β, the same
     # way for every estimator (rows stay comparable): a network a few steps from its random init
@@ -69,6 +70,7 @@ class Settings:
     def from_config(cls, config) -> "Settings":
         return cls(outer_steps=int(config.outer_steps), eval_every=int(config.eval_every),
                    checkpoint_every=int(config.checkpoint_every), budget_s=float(config.budget_s),
+                   checkpoint_async=bool(config.checkpoint_async),
                    warmup_steps=int(config.beta_opt.warmup_steps))
 
 
@@ -93,13 +95,21 @@ class Run:
     workdir: str
     key: Any                      # the run's key (config.seed)
     beta_error: Optional[Callable] = None     # β -> distance to β* (controlled setups)
+    # initial_network(trainer, key, input_shape), made once for every row (eager init takes seconds)
+    network: Optional[tuple] = None
 
 
-def init_state(trainer, beta_optimizer, beta0, key, input_shape) -> OuterState:
-    """Step 0: a fresh network from ``key``'s first half, β0, fresh optimizer states; the other
-    half is the run key that every step folds its number into."""
+def initial_network(trainer, key, input_shape) -> tuple:
+    """(params, inner optimizer state) of the fresh network every row of the run ``key`` starts from."""
+    return trainer.init(jax.random.split(key)[0], input_shape)
+
+
+def init_state(trainer, beta_optimizer, beta0, key, input_shape, network=None) -> OuterState:
+    """Step 0: a fresh network from ``key``'s first half (``network``: that network, already made by
+    ``initial_network``), β0, fresh optimizer states; the other half is the run key that every step
+    folds its number into."""
     k_net, k_run = jax.random.split(key)
-    params, inner_opt_state = trainer.init(k_net, input_shape)
+    params, inner_opt_state = network if network is not None else trainer.init(k_net, input_shape)
     beta0 = np.asarray(beta0, np.float64)
     return OuterState(step=0, beta=beta0, beta_opt_state=beta_optimizer.init(jnp.zeros(beta0.size)),
                       params=params, inner_opt_state=inner_opt_state, key=k_run)
@@ -171,8 +181,8 @@ class BestSnapshot:
     memory, written beside the regular checkpoints whenever they are, and restored on resume. Only
     the validation loss chooses it: the test sets are evaluated on it at the end."""
 
-    def __init__(self, directory: str, template, carried: dict):
-        self._ckpt = checkpoint.Checkpointer(directory, keep=1)
+    def __init__(self, directory: str, template, carried: dict, background: bool = False):
+        self._ckpt = checkpoint.Checkpointer(directory, keep=1, background=background)
         self.val_loss = float(carried.get("best_val_loss", np.inf))
         self.state, self._saved = None, True
         if np.isfinite(self.val_loss):
@@ -187,6 +197,9 @@ class BestSnapshot:
         if not self._saved and self.state is not None:
             self._ckpt.save(self.state, {"val_loss": self.val_loss})
             self._saved = True
+
+    def wait(self) -> None:
+        self._ckpt.wait()
 
     def report(self, run: Run) -> dict | None:
         if self.state is None:
@@ -227,14 +240,16 @@ def train_row(run: Run, row: Row) -> dict:
     """One row: ``outer_steps`` steps of its estimator from the run's initial network, resumable.
     -> the row's report entry."""
     run.schema.check(row.beta0, "beta0")
-    state = init_state(run.trainer, run.beta_optimizer, row.beta0, run.key, run.input_shape)
+    state = init_state(run.trainer, run.beta_optimizer, row.beta0, run.key, run.input_shape, run.network)
     init_digest = params_digest(state.params)
     state = row.estimator.init(state, state.key)
-    ckpt = checkpoint.Checkpointer(os.path.join(run.workdir, "checkpoints", row.name))
+    ckpt = checkpoint.Checkpointer(os.path.join(run.workdir, "checkpoints", row.name),
+                                   background=run.settings.checkpoint_async)
     log = checkpoint.MetricsLog(os.path.join(run.workdir, "metrics.jsonl"), row.name)
     state, carried = ckpt.restore_latest(state)
     log.truncate_after(state.step)
-    best = BestSnapshot(os.path.join(run.workdir, "checkpoints", "best", row.name), state, carried)
+    best = BestSnapshot(os.path.join(run.workdir, "checkpoints", "best", row.name), state, carried,
+                        run.settings.checkpoint_async)
     bar = _progress(run.settings.outer_steps, row.name)
     bar.update(state.step)
     writer = _tensorboard(run.workdir)
@@ -242,6 +257,8 @@ def train_row(run: Run, row: Row) -> dict:
         with _SigtermFlag() as sigterm:
             state, last_test = _steps(run, row, state, carried, ckpt, log, best, bar, writer, sigterm)
     finally:
+        ckpt.wait()       # saves finish in the background: on disk before the row returns or stops
+        best.wait()
         writer.close()
         bar.close()
     if not last_test:  # resumed after the last step: re-evaluate from the restored weights

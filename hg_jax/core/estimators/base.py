@@ -51,6 +51,8 @@ class Context:
 class Estimator(Protocol):
     name: str
     updates_beta: bool                 # β moves by gradient steps (a row with every update skipped is flagged)
+    # calls trainer.meta_grad: the run compiles it in the background and trains such rows last
+    uses_meta_grad: bool = False
 
     def init(self, state, key): ...
 

@@ -95,6 +95,7 @@ class Hybrid:
     hp: Hyper
     ctx: Context
     updates_beta = True
+    uses_meta_grad = True
 
     def init(self, state, key):
         return state
