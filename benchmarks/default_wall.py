@@ -40,7 +40,7 @@ def timed(cmd: list[str], cwd: str, log: str, env: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--old", required=True, help="the commit to compare with (e.g. 52b4fa3)")
-    ap.add_argument("--experiments", default="nyu,mbii", help="comma-separated configs/<name>.py")
+    ap.add_argument("--experiments", default="nyu,mbii", help="comma-separated configs/<name>.py[:variant]")
     ap.add_argument("--out", default="default_wall", help="results/<out>.json")
     args = ap.parse_args()
     data = os.environ.get("HG_JAX_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
@@ -62,7 +62,8 @@ def main() -> None:
             res = {}
             for which, cwd, extra in (("new", ROOT, ["--compile_cache", os.path.join(scratch, f"cache_{exp}")]),
                                       ("old", tree, [])):
-                cmd = [sys.executable, "launch.py", "--config", f"configs/{exp}.py",
+                name, _, variant = exp.partition(":")
+                cmd = [sys.executable, "launch.py", "--config", f"configs/{name}.py" + (f":{variant}" if variant else ""),
                        "--workdir", os.path.join(scratch, f"{which}_{exp}")] + extra
                 res[which] = timed(cmd, cwd, os.path.join(scratch, f"{which}_{exp}.log"), env)
                 print(f"{exp:>5} {which}: {res[which]['wall_s']:.0f} s", flush=True)
