@@ -32,6 +32,8 @@ def base() -> ml_collections.ConfigDict:
     c.eval_every = 10            # test metrics every N outer steps (and at the end)
     c.checkpoint_every = 5       # outer steps between checkpoints (0: only at the end)
     c.checkpoint_async = True    # orbax finishes each save in the background (~1 s a save here)
+    c.precompile = True          # compile the meta-gradient in a background thread from the start
+    #                              (core/precompile.py) and train the rows that do not need it first
     c.baselines = ()             # extra rows trained with the same budget: estimators, e.g. ("fixed",),
     #                              or β rows the experiment names (nyu: "original")
     c.beta_init = ()             # optional unconstrained β0 (empty: the setup's default)
@@ -179,6 +181,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
     _check(isinstance(c.checkpoint_every, int) and c.checkpoint_every >= 0, "checkpoint_every",
            "an integer >= 0", c.checkpoint_every)
     _check(isinstance(c.checkpoint_async, bool), "checkpoint_async", "True or False", c.checkpoint_async)
+    _check(isinstance(c.precompile, bool), "precompile", "True or False", c.precompile)
     _check(isinstance(c.inner.unroll_steps, int) and c.inner.unroll_steps >= 1, "inner.unroll_steps",
            "an integer K >= 1", c.inner.unroll_steps)
     _check(isinstance(c.inner.batch_size, int) and c.inner.batch_size >= 1, "inner.batch_size",

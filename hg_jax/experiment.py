@@ -87,7 +87,7 @@ def run(config, workdir: str, setup=None) -> dict:
         # every row starts from this network; made before the background compile starts, since both
         # are Python-bound and would only take turns at the GIL
         network = loop.initial_network(trainer, key, setup.input_shape)
-        late = [getattr(r.estimator, "uses_meta_grad", False) for r in the_rows]
+        late = [bool(config.precompile) and getattr(r.estimator, "uses_meta_grad", False) for r in the_rows]
         if any(late):
             trainer = dataclasses.replace(trainer, meta_grad=precompile.ahead(
                 trainer.meta_grad, precompile.abstract_outer_args(trainer, setup.input_shape), "meta_grad"))
