@@ -6,10 +6,10 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 
 from hg_jax import experiments
 from hg_jax.core import unroll
+from hg_jax.core.precompile import render_batch
 from hg_jax.core.trainer import make_inner_optimizer
 
 
@@ -19,11 +19,6 @@ class AbstractStep:
     train_only: object         # jitted (params, opt_state, X, val) -> (L, params, ...)
     args: tuple                # ShapeDtypeStructs (params, opt_state, X, val)
     state_bytes: int           # params + inner optimizer state
-
-
-def _batch(lead: tuple, size: int, in_c: int, out_c: int) -> dict:
-    f = lambda c: jax.ShapeDtypeStruct(lead + (size, size, c), jnp.float32)  # noqa: E731
-    return {"image": f(in_c), "target": f(out_c), "mask": f(1)}
 
 
 def build(config, val_size: int | None = None) -> AbstractStep:
@@ -36,8 +31,8 @@ def build(config, val_size: int | None = None) -> AbstractStep:
     opt_state = jax.eval_shape(opt.init, params)
     common = dict(train_loss=unroll.make_train_loss(apply, task), val_loss=unroll.make_val_loss(apply, task),
                   optimizer=opt)
-    X = _batch((k, b), size, task.in_channels, task.out_channels)
-    val = _batch((val_size or b,), size, task.in_channels, task.out_channels)
+    X = render_batch((k, b), size, size, task.in_channels, task.out_channels)
+    val = render_batch((val_size or b,), size, size, task.in_channels, task.out_channels)
     nbytes = sum(x.size * x.dtype.itemsize for x in jax.tree_util.tree_leaves((params, opt_state)))
     return AbstractStep(unroll.make_meta_grad(**common, remat=bool(config.inner.remat)), unroll.make_train_only(**common),
                         (params, opt_state, X, val), int(nbytes))

@@ -108,8 +108,8 @@ def init_state(trainer, beta_optimizer, beta0, key, input_shape, network=None) -
     """Step 0: a fresh network from ``key``'s first half (``network``: that network, already made by
     ``initial_network``), β0, fresh optimizer states; the other half is the run key that every step
     folds its number into."""
-    k_net, k_run = jax.random.split(key)
-    params, inner_opt_state = network if network is not None else trainer.init(k_net, input_shape)
+    k_run = jax.random.split(key)[1]
+    params, inner_opt_state = network if network is not None else initial_network(trainer, key, input_shape)
     beta0 = np.asarray(beta0, np.float64)
     return OuterState(step=0, beta=beta0, beta_opt_state=beta_optimizer.init(jnp.zeros(beta0.size)),
                       params=params, inner_opt_state=inner_opt_state, key=k_run)

@@ -109,13 +109,18 @@ def ahead(fn, args, name: str):
     return Ahead(fn, args, name)
 
 
+def render_batch(lead: tuple, height: int, width: int, in_c: int, out_c: int) -> dict:
+    """The shapes of stacked renders (float32, hg_jax.generators.base.stack_samples) with leading
+    axes ``lead``: image, target, mask."""
+    return {k: jax.ShapeDtypeStruct(tuple(lead) + (height, width, ch), jnp.float32)
+            for k, ch in (("image", in_c), ("target", out_c), ("mask", 1))}
+
+
 def abstract_outer_args(trainer, input_shape) -> tuple:
     """The (params, opt_state, X, val) an outer step passes meta_grad / train_only, as shapes:
-    X is K × B renders (float32, hg_jax.generators.base.stack_samples) of ``input_shape``'s size."""
+    X is K × B renders of ``input_shape``'s size."""
     params, opt_state = jax.eval_shape(lambda key: trainer.init(key, tuple(input_shape)), jax.random.PRNGKey(0))
     h, w, c = tuple(input_shape)[1:]
-    lead = tuple(trainer.batch_shape)
-    X = {k: jax.ShapeDtypeStruct(lead + (h, w, ch), jnp.float32)
-         for k, ch in (("image", c), ("target", trainer.task.out_channels), ("mask", 1))}
+    X = render_batch(trainer.batch_shape, h, w, c, trainer.task.out_channels)
     val = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in trainer.val_batch.items()}
     return params, opt_state, X, val
