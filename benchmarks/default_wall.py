@@ -1,13 +1,17 @@
 """Wall time of the README's default commands at this checkout and at an older commit, in one session.
 
     python benchmarks/default_wall.py --old 52b4fa3                  # NYU and MBII, ~35 min here
+    python benchmarks/default_wall.py --old 52b4fa3 --repeat         # + a second run here, ~45 min
     python benchmarks/default_wall.py --old 52b4fa3 --experiments nyu
 
 For each experiment it runs ``python launch.py --config configs/<exp>.py --workdir W`` here (compile
 cache in a fresh empty directory, as on a new machine) and then the same command in a git worktree
 of ``--old`` (52b4fa3: the last commit before the speed issue was filed; it has no compile cache),
 one after the other, each in its own process, and times each process from start to exit. Ratios are
-new / old within this one run. Both checkouts read the data from ``HG_JAX_DATA`` (default
+new / old within this one run. ``--repeat`` first runs the command here a second time, in a fresh
+workdir on the cache the first run filled: what every later run of the experiment on this machine
+sees (the old commit has no cache, so each of its runs is a first run). The repeat must report the
+same rows, β and losses as the first run, and no row may have skipped a β update, or the script fails. Both checkouts read the data from ``HG_JAX_DATA`` (default
 ../shared/data). The old worktree is made in a temporary directory and removed at the end. Writes
 benchmarks/results/<--out>.json.
 """
@@ -37,11 +41,32 @@ def timed(cmd: list[str], cwd: str, log: str, env: dict) -> dict:
     return {"wall_s": round(wall, 1), "log": log}
 
 
+def check_repeat(first: str, second: str) -> float:
+    """Fail unless two runs' report.json agree (rows, β, zero skipped updates); -> the largest
+    relative difference of a row's final validation loss."""
+    a, b = (json.load(open(os.path.join(w, "report.json"))) for w in (first, second))
+    if list(a["rows"]) != list(b["rows"]):
+        raise SystemExit(f"repeat run has rows {list(b['rows'])}, the first run {list(a['rows'])}")
+    worst = 0.0
+    for name, ra in a["rows"].items():
+        rb = b["rows"][name]
+        for r, which in ((ra, first), (rb, second)):
+            if r["skipped_updates"]:
+                raise SystemExit(f"{which}: row {name} skipped {r['skipped_updates']} β updates")
+        if ra["beta"] != rb["beta"]:
+            raise SystemExit(f"row {name}: the repeat run ended at β {rb['beta']}, the first at {ra['beta']}")
+        worst = max(worst, abs(ra["val_loss"] - rb["val_loss"]) / max(abs(ra["val_loss"]), 1e-12))
+    if worst > 1e-5:
+        raise SystemExit(f"repeat run's validation losses differ from the first run's by {worst:.2e} (relative)")
+    return worst
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--old", required=True, help="the commit to compare with (e.g. 52b4fa3)")
     ap.add_argument("--experiments", default="nyu,mbii", help="comma-separated configs/<name>.py[:variant]")
     ap.add_argument("--out", default="default_wall", help="results/<out>.json")
+    ap.add_argument("--repeat", action="store_true", help="also time a second run here on the warm cache")
     args = ap.parse_args()
     data = os.environ.get("HG_JAX_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
     env = {**os.environ, "HG_JAX_DATA": os.path.abspath(data)}
@@ -60,8 +85,9 @@ def main() -> None:
     try:
         for exp in args.experiments.split(","):
             res = {}
-            for which, cwd, extra in (("new", ROOT, ["--compile_cache", os.path.join(scratch, f"cache_{exp}")]),
-                                      ("old", tree, [])):
+            cache = ["--compile_cache", os.path.join(scratch, f"cache_{exp}")]
+            runs = [("new", ROOT, cache)] + ([("new_repeat", ROOT, cache)] if args.repeat else []) + [("old", tree, [])]
+            for which, cwd, extra in runs:
                 name, _, variant = exp.partition(":")
                 cmd = [sys.executable, "launch.py", "--config", f"configs/{name}.py" + (f":{variant}" if variant else ""),
                        "--workdir", os.path.join(scratch, f"{which}_{exp}")] + extra
@@ -69,6 +95,11 @@ def main() -> None:
                 print(f"{exp:>5} {which}: {res[which]['wall_s']:.0f} s", flush=True)
             res["new_over_old"] = round(res["new"]["wall_s"] / res["old"]["wall_s"], 3)
             print(f"{exp:>5} new / old = {res['new_over_old']:.2f}", flush=True)
+            if args.repeat:
+                res["repeat_val_loss_rel_diff"] = check_repeat(*(os.path.join(scratch, f"{w}_{exp}")
+                                                                 for w in ("new", "new_repeat")))
+                res["new_repeat_over_old"] = round(res["new_repeat"]["wall_s"] / res["old"]["wall_s"], 3)
+                print(f"{exp:>5} new (repeat run) / old = {res['new_repeat_over_old']:.2f}", flush=True)
             out["experiments"][exp] = res
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=ROOT, capture_output=True)
