@@ -53,6 +53,15 @@ class Checkpointer:
         return _from_saveable(template, restored["state"]), dict(restored["extra"])
 
 
+def latest_step(directory: str) -> int | None:
+    """The step of the newest complete checkpoint in ``directory`` (None if there is none), read
+    without creating anything."""
+    directory = os.path.abspath(os.path.expanduser(directory))
+    if not os.path.isdir(directory):
+        return None
+    return ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(create=False)).latest_step()
+
+
 def _to_saveable(state):
     # orbax stores arrays; ints and the typed key become arrays and come back in _from_saveable.
     return jax.tree_util.tree_map(np.asarray, state.replace(key=jax.random.key_data(state.key))

@@ -15,7 +15,7 @@ import os
 import jax
 import numpy as np
 
-from hg_jax import config as config_lib, experiments
+from hg_jax import checkpoint, config as config_lib, experiments
 from hg_jax.core import loop, precompile, trainer as trainer_lib
 from hg_jax.core.bridge import Pools
 from hg_jax.core.estimators.base import Context, make
@@ -87,7 +87,10 @@ def run(config, workdir: str, setup=None) -> dict:
         # every row starts from this network; made before the background compile starts, since both
         # are Python-bound and would only take turns at the GIL
         network = loop.initial_network(trainer, key, setup.input_shape)
-        late = [bool(config.precompile) and getattr(r.estimator, "uses_meta_grad", False) for r in the_rows]
+        # a row resumed after its last step only re-evaluates: compiling for it would be wasted
+        late = [bool(config.precompile) and getattr(r.estimator, "uses_meta_grad", False)
+                and (checkpoint.latest_step(os.path.join(workdir, "checkpoints", r.name)) or 0) < config.outer_steps
+                for r in the_rows]
         if any(late):
             trainer = dataclasses.replace(trainer, meta_grad=precompile.ahead(
                 trainer.meta_grad, precompile.abstract_outer_args(trainer, setup.input_shape), "meta_grad"))

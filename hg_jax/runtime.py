@@ -39,7 +39,11 @@ def enable_compile_cache(flag: str | None = None, min_compile_secs: float = 0.5)
     directory ("" if disabled). Call before the first jit compiles.
 
     The default configs' meta-gradient takes minutes to compile on a 2-core CPU and is the same
-    program in every run and seed of an experiment, so a second run loads it in about a second.
+    program in every run and seed of an experiment, so a second run loads it instead. Loading is
+    not free: benchmarks/compile.py's "warm" figure is tens of seconds for the meta-gradient, most
+    of it XLA:CPU rebuilding its YNNPACK fusion thunks from the serialized executable (a profile
+    shows a linear search over the module's instructions per thunk); tracing and lowering (also
+    tens of seconds) are paid either way, since the cache key is the lowered program.
     The threshold is low so that the train / predict functions (seconds each) are cached too; tiny
     programs are not worth a disk write.
     """

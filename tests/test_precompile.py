@@ -66,3 +66,6 @@ def test_run_compiles_meta_grad_ahead_and_trains_it_last(tmp_path):
     assert rows == ["fixed"] * 3 + ["hybrid"] * 3                    # trained: fixed first
     assert rep["rows"]["hybrid"]["skipped_updates"] == 0
     assert rep["rows"]["hybrid"]["init_digest"] == rep["rows"]["fixed"]["init_digest"]
+    again = run(c, str(tmp_path))              # resumed after the last step: nothing to compile for
+    assert "precompile" not in again
+    assert again["rows"]["hybrid"]["beta"] == rep["rows"]["hybrid"]["beta"]
