@@ -44,9 +44,9 @@ def timed(cmd: list[str], cwd: str, log: str, env: dict) -> dict:
 
 def check_repeat(first: str, second: str) -> dict:
     """Fail unless the repeat run did the first run's work: the same rows, each to the same outer
-    step, none with a skipped β update. -> how far their results differ: the renders are not
-    bit-reproducible under load (single shading pixels of the indoor grammar differ between runs;
-    README, "Reproducibility"), so a repeat's losses and β drift from the first run's."""
+    step, none with a skipped β update. -> how far their results differ: the renders were not
+    bit-reproducible before pyrender's light order was fixed (README, "Resume"), so a repeat's losses
+    and β could drift from the first run's; this records it rather than assuming it away."""
     a, b = (json.load(open(os.path.join(w, "report.json"))) for w in (first, second))
     if list(a["rows"]) != list(b["rows"]):
         raise SystemExit(f"repeat run has rows {list(b['rows'])}, the first run {list(a['rows'])}")

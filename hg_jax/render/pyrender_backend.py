@@ -104,9 +104,27 @@ def _light_pose(direction) -> np.ndarray:
     return pose
 
 
+def _ordered_lights_scene(pr):
+    """A pyrender Scene class that hands the renderer its lights in the order they were added.
+
+    pyrender keeps light nodes in sets and binds them to the shader's light slots in set order,
+    which follows the nodes' memory addresses and so changes from render to render; the shader sums
+    the lights slot by slot, and float addition is not associative: a pixel of one scene came out
+    one 8-bit level apart between two renders (benchmarks/render_repro.py). Fixing the order makes
+    a render a function of its scene."""
+
+    class Scene(pr.Scene):
+        @property
+        def light_nodes(self):
+            return sorted(super().light_nodes, key=lambda n: n.name)
+
+    return Scene
+
+
 class PyrenderRenderer:
     def __init__(self, width: int, height: int):
         self.pyrender = _import_pyrender()
+        self._Scene = _ordered_lights_scene(self.pyrender)
         self.width, self.height = int(width), int(height)
         self._r = self.pyrender.OffscreenRenderer(self.width, self.height)
         # Magnified texels stay sharp (a texel's albedo is exactly its value); minification is
@@ -199,16 +217,16 @@ class PyrenderRenderer:
         cam = self._camera(scene.camera)
         pose = np.asarray(scene.camera.pose, np.float64)
 
-        lit = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[scene.ambient] * 3)
+        lit = self._Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[scene.ambient] * 3)
         soup = _Soup(scene.meshes)
         plain = [i for i, p in enumerate(scene.meshes) if p.texture is None and p.vertex_colors is None]
         own = [p for p in scene.meshes if p.texture is not None or p.vertex_colors is not None]
         lit.add(pr.Mesh([self._part_primitive(p) for p in own]
                         + ([self._palette_primitive(soup, plain)] if plain else [])))
         lit.add(cam, pose=pose)
-        for light in scene.lights:
+        for i, light in enumerate(scene.lights):
             lit.add(pr.DirectionalLight(color=list(light.color), intensity=float(light.intensity)),
-                    pose=_light_pose(light.direction))
+                    pose=_light_pose(light.direction), name=f"light_{i:04d}")
         color_u8, depth = self._r.render(lit)
         out = {}
         if "albedo" in maps:
