@@ -55,23 +55,23 @@ def main() -> None:
     beta = setup.beta0 + a.beta_scale * np.random.default_rng(0).standard_normal(setup.beta0.shape)
     jobs = [(beta, s) for s in range(a.samples)]
     ref = [setup.sampler(b, s) for b, s in jobs]
-    result = {"config": a.config, "samples": a.samples, "load": a.load, "in_process_passes": [], "passes": []}
-    for rep in range(a.repeats):
-        diffs = {i: d for i in range(a.samples) if (d := compare(ref[i], setup.sampler(*jobs[i])))}
-        result["in_process_passes"].append({str(i): d for i, d in diffs.items()})
-        print(f"in-process pass {rep}: {len(diffs)} of {a.samples} samples differ from the first render"
+    result = {"config": a.config, "samples": a.samples, "load": a.load, "in_process_passes": [], "pool_passes": []}
+
+    def record(kind: str, rep: int, got: list, against: str) -> None:
+        diffs = {i: d for i in range(a.samples) if (d := compare(ref[i], got[i]))}
+        result[kind].append({str(i): d for i, d in diffs.items()})
+        print(f"{kind.replace('_', ' ')[:-2]} {rep}: {len(diffs)} of {a.samples} samples differ from {against}"
               + "".join(f"\n  seed {i}: {d}" for i, d in diffs.items()), flush=True)
+
+    for rep in range(a.repeats):
+        record("in_process_passes", rep, [setup.sampler(*j) for j in jobs], "the first render")
     spinners = [mp.Process(target=_spin, daemon=True) for _ in range(a.load)]
     for p in spinners:
         p.start()
     try:
         with bridge.make_pool(setup.sampler, int(config.render.num_workers)) as pool:
             for rep in range(a.repeats):
-                got = pool.submit(jobs).result()
-                diffs = {i: d for i in range(a.samples) if (d := compare(ref[i], got[i]))}
-                result["passes"].append({str(i): d for i, d in diffs.items()})
-                print(f"pool pass {rep}: {len(diffs)} of {a.samples} samples differ from the in-process render"
-                      + "".join(f"\n  seed {i}: {d}" for i, d in diffs.items()), flush=True)
+                record("pool_passes", rep, pool.submit(jobs).result(), "the in-process render")
     finally:
         for p in spinners:
             p.terminate()
