@@ -1,7 +1,7 @@
 """Markdown tables of the comparisons benchmarks/compare.py wrote (what the README shows).
 
-    python benchmarks/compare_report.py benchmarks/results/compare_nyu_control.json [...]
-    python benchmarks/compare_report.py --retrain benchmarks/results/retrain_nyu_control_m8_*.json
+    python benchmarks/compare_report.py benchmarks/results/compare_nyu_control_m16.json [...]
+    python benchmarks/compare_report.py --retrain benchmarks/results/retrain_nyu_control_m16_*.json
 """
 from __future__ import annotations
 
