@@ -61,6 +61,9 @@ def base() -> ml_collections.ConfigDict:
     # heavy-ball momentum on RMSprop's step: averages the noisy per-step estimates over ~1/(1-momentum) steps
     c.beta_opt.momentum = 0.0
     c.beta_opt.schedule = "constant"   # constant | cosine (learning rate decays to 0 over the row's β updates)
+    # coordinate: RMSprop's second moment per β coordinate (paper) | shared: one for all of β
+    # (core/loop.scale_by_shared_rms: a zero-derivative coordinate no longer moves ~lr a step)
+    c.beta_opt.scale = "coordinate"
 
     c.random_beta = ml_collections.ConfigDict()
     c.random_beta.count = 1      # random_beta trains this many fixed random β (rows random_beta_i if > 1)
@@ -200,6 +203,9 @@ def validate(c: ml_collections.ConfigDict) -> None:
     _check(isinstance(mom, (int, float)) and 0 <= mom < 1, "beta_opt.momentum", "in [0, 1) (0: plain RMSprop)", mom)
     _check(c.beta_opt.get("schedule", "constant") in ("constant", "cosine"), "beta_opt.schedule",
            "'constant' or 'cosine'", c.beta_opt.get("schedule"))
+    _check(c.beta_opt.get("scale", "coordinate") in ("coordinate", "shared"), "beta_opt.scale",
+           "'coordinate' (RMSprop per β coordinate, the paper's) or 'shared' (one scale for all of β)",
+           c.beta_opt.get("scale"))
     w = c.beta_opt.get("warmup_steps", 0)
     _check(isinstance(w, int) and 0 <= w < c.outer_steps, "beta_opt.warmup_steps",
            f"an integer in [0, outer_steps = {c.outer_steps}) (outer steps before β first moves)", w)

@@ -28,6 +28,7 @@ def _toy():
     ("beta_opt.warmup_steps", -1, "config.beta_opt.warmup_steps"),
     ("beta_opt.momentum", 1.0, "config.beta_opt.momentum"),
     ("beta_opt.schedule", "linear", "config.beta_opt.schedule"),
+    ("beta_opt.scale", "per_leaf", "config.beta_opt.scale"),
     ("beta_opt.warmup_steps", 20, "config.beta_opt.warmup_steps"),     # = outer_steps: β would never move
 ])
 def test_invalid_values_name_the_field(field, value, message, tmp_path, monkeypatch):
@@ -119,3 +120,38 @@ def test_cosine_beta_schedule_decays_each_update_to_zero():
     assert steps["cosine"][0] == pytest.approx(0.1, rel=1e-3)
     assert np.all(np.diff(steps["cosine"]) < 0) and steps["cosine"][-1] < 0.01
     np.testing.assert_allclose(steps["constant"], 0.1, rtol=1e-3)
+
+
+def test_shared_beta_scale_moves_zero_derivative_coordinates_by_their_share():
+    """beta_opt.scale = shared: one second moment for all of β. A coordinate with a ~0 estimate
+    moves by its share of the step, where per-coordinate RMSprop moves it ~lr like the others;
+    both are invariant to the loss's scale, and the first bias-corrected shared step is
+    −lr·g / rms(g) exactly."""
+    import numpy as np
+    import jax.numpy as jnp
+
+    from hg_jax.core.loop import make_beta_optimizer
+
+    g = jnp.array([1.0, -0.5, 1e-2, -1e-2])
+    c = _toy().beta_opt
+    c.learning_rate, c.bias_correction, c.schedule, c.momentum = 0.1, True, "constant", 0.0
+    first = {}
+    for scale in ("coordinate", "shared"):
+        c.scale = scale
+        opt = make_beta_optimizer(c, updates=5)
+        for factor in (1.0, 100.0):
+            u, _ = opt.update(factor * g, opt.init(jnp.zeros(4)))
+            first[scale, factor] = np.asarray(u)
+        np.testing.assert_allclose(first[scale, 1.0], first[scale, 100.0], rtol=1e-4)
+    np.testing.assert_allclose(np.abs(first["coordinate", 1.0]), 0.1, rtol=1e-3)
+    rms = float(jnp.sqrt(jnp.mean(g * g)))
+    np.testing.assert_allclose(first["shared", 1.0], -0.1 * np.asarray(g) / rms, rtol=1e-4)
+    assert np.abs(first["shared", 1.0][2:]).max() < 1e-2 * 0.1 / rms * 1.01
+
+    c.scale, c.momentum = "shared", 0.5          # momentum composes with the shared scale
+    opt = make_beta_optimizer(c, updates=5)
+    state, moves = opt.init(jnp.zeros(4)), []
+    for _ in range(3):
+        u, state = opt.update(g, state)
+        moves.append(np.asarray(u))
+    assert np.all(np.abs(moves[2]) > np.abs(moves[0]))

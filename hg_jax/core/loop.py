@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -33,6 +33,35 @@ from hg_jax.core.state import OuterState
 FAULT_KEYS = ("worker_crashes", "timeouts", "restarts", "retries", "failed_jobs")
 
 
+class SharedRmsState(NamedTuple):
+    count: jax.Array
+    nu: jax.Array
+
+
+def scale_by_shared_rms(decay: float, eps: float = 1e-8, bias_correction: bool = True
+                        ) -> optax.GradientTransformation:
+    """RMSprop's normalisation with one running second moment for all of β instead of one per
+    coordinate. Per coordinate, a coordinate whose true derivative is ~0 still moves about lr a step
+    (its estimate is pure noise, divided by that noise's own RMS) and random-walks; with one shared
+    scale it moves by its share of the estimate only, and the step stays invariant to the loss's
+    scale."""
+
+    def init(params):
+        return SharedRmsState(count=jnp.zeros([], jnp.int32), nu=jnp.zeros([]))
+
+    def update(updates, state, params=None):
+        del params
+        leaves = jax.tree_util.tree_leaves(updates)
+        mean_sq = sum(jnp.sum(jnp.square(g)) for g in leaves) / sum(g.size for g in leaves)
+        count = state.count + 1
+        nu = decay * state.nu + (1 - decay) * mean_sq
+        nu_hat = nu / (1 - decay ** count) if bias_correction else nu
+        scale = jax.lax.rsqrt(nu_hat + eps)
+        return jax.tree_util.tree_map(lambda g: g * scale, updates), SharedRmsState(count, nu)
+
+    return optax.GradientTransformation(init, update)
+
+
 def make_beta_optimizer(c, updates: int = 0) -> optax.GradientTransformation:
     """RMSprop on β (paper §4) from ``config.beta_opt``, for a row of ``updates`` β updates. Without
     bias correction its first step is lr·√(1/(1−decay)) per coordinate (3.2·lr at decay 0.9)
@@ -40,12 +69,17 @@ def make_beta_optimizer(c, updates: int = 0) -> optax.GradientTransformation:
     (default) makes every step about lr. ``schedule = "cosine"`` decays lr to 0 over the updates:
     large steps while β is far from where the loss wants it, small ones to settle instead of
     wandering at ~lr per step once the estimate is mostly noise. ``momentum`` averages the noisy
-    estimates over ~1/(1 − momentum) steps."""
+    estimates over ~1/(1 − momentum) steps. ``scale = "shared"``: one second moment for all of β
+    (``scale_by_shared_rms``) instead of the paper's per-coordinate one."""
     lr = c.learning_rate
     if c.schedule == "cosine":
         lr = optax.cosine_decay_schedule(c.learning_rate, max(1, int(updates)))
-    return optax.rmsprop(lr, decay=c.decay, bias_correction=bool(c.bias_correction),
-                         momentum=float(c.momentum) or None)
+    momentum = float(c.momentum) or None
+    if c.get("scale", "coordinate") == "coordinate":
+        return optax.rmsprop(lr, decay=c.decay, bias_correction=bool(c.bias_correction), momentum=momentum)
+    return optax.chain(scale_by_shared_rms(c.decay, bias_correction=bool(c.bias_correction)),
+                       optax.scale_by_learning_rate(lr),
+                       optax.trace(decay=momentum) if momentum else optax.identity())
 
 
 def beta_updates(config) -> int:
